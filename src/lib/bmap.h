@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * bmap.h - what the bmap-tools library offers its programs.
+ *
+ * Conventions, for every function here:
+ *  - 0 (or a documented non-negative value) on success, a negative errno on
+ *    failure; on failure the caller's struct bmap_err holds one line saying
+ *    what went wrong. The library never prints and never exits.
+ *  - No global mutable state: everything hangs off the handles below.
+ */
+#ifndef BMAP_H
+#define BMAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ------------------------------------------------------------------ */
+/* Errors                                                              */
+
+#define BMAP_ERR_MAX 512
+
+struct bmap_err {
+	char msg[BMAP_ERR_MAX];
+};
+
+/* ------------------------------------------------------------------ */
+/* The block map model                                                 */
+
+/* Largest digest any OpenSSL algorithm produces (EVP_MAX_MD_SIZE). */
+#define BMAP_DIGEST_MAX 64
+/* Longest checksum type name accepted ("sha256", "sha3-512", ...). */
+#define BMAP_CSTYPE_MAX 32
+/* A block size above this is refused as absurd. */
+#define BMAP_BLOCK_SIZE_MAX (64u * 1024 * 1024)
+
+struct bmap_range {
+	uint64_t first;		/* first block, inclusive */
+	uint64_t last;		/* last block, inclusive */
+	bool has_digest;	/* false: written without a checksum */
+	unsigned char digest[BMAP_DIGEST_MAX];
+};
+
+struct bmap {
+	unsigned version_major;
+	unsigned version_minor;
+	uint64_t image_size;	/* bytes */
+	uint64_t block_size;	/* bytes, 1 .. BMAP_BLOCK_SIZE_MAX */
+	uint64_t blocks_count;	/* ceil(image_size / block_size) */
+	uint64_t mapped_count;	/* sum of the ranges' lengths in blocks */
+	char checksum_type[BMAP_CSTYPE_MAX];	/* "" when none */
+	size_t digest_len;	/* bytes of one digest of that type, or 0 */
+	size_t nranges;
+	size_t cap;
+	struct bmap_range *ranges;
+};
+
+/* An empty map (no geometry, no ranges). */
+void bmap_init(struct bmap *map);
+/* Release the ranges; the map is empty again afterwards. */
+void bmap_free(struct bmap *map);
+
+/* Set image size and block size; derives blocks_count. Refuses a zero or
+ * absurd block size. Must come before any range is added. */
+int bmap_set_geometry(struct bmap *map, uint64_t image_size,
+		      uint64_t block_size, struct bmap_err *err);
+
+/* Set the checksum type by OpenSSL digest name (case-insensitive; stored
+ * lower-case); sets digest_len. NULL or "" clears it. */
+int bmap_set_checksum_type(struct bmap *map, const char *name,
+			   struct bmap_err *err);
+
+/* Append a range. It must lie within blocks_count and come strictly after
+ * the previous one. digest may be NULL (no checksum); otherwise it holds
+ * map->digest_len bytes. */
+int bmap_add_range(struct bmap *map, uint64_t first, uint64_t last,
+		   const unsigned char *digest, struct bmap_err *err);
+
+/* Byte offset and byte length of a range; the length of a range holding
+ * the last, partial block stops at image_size. */
+uint64_t bmap_range_offset(const struct bmap *map, const struct bmap_range *r);
+uint64_t bmap_range_length(const struct bmap *map, const struct bmap_range *r);
+
+/* Mapped bytes: the ranges' lengths as above, added up. */
+uint64_t bmap_mapped_bytes(const struct bmap *map);
+
+/* "802.5 KiB", "1 byte", "300 bytes": the human-readable size the bmap
+ * comments use. buf must hold at least BMAP_HUMAN_MAX bytes. */
+#define BMAP_HUMAN_MAX 32
+const char *bmap_human_size(uint64_t size, char *buf);
+
+/* ------------------------------------------------------------------ */
+/* Reading and writing bmap files                                      */
+
+/* Parse and validate a bmap document (any version 1.0 to 2.x). On success
+ * *map is filled (it must be bmap_init()ed or freed before). The bmap
+ * file's own checksum (1.3 and later) is verified here. */
+int bmap_read_memory(struct bmap *map, const char *buf, size_t len,
+		     struct bmap_err *err);
+/* The same, from a file ("-" is not special). Messages name no path: the
+ * program adds it. */
+int bmap_read_file(struct bmap *map, const char *path, struct bmap_err *err);
+
+enum bmap_format {
+	BMAP_FORMAT_1_2,	/* SHA-1 "sha1=" ranges, no file checksum */
+	BMAP_FORMAT_2_0,	/* ChecksumType, BmapFileChecksum, "chksum=" */
+};
+
+/* Lay the map out as the given format version, byte-for-byte as the
+ * reference tool does. Version 1.2 needs checksum type "sha1" (or ranges
+ * without checksums). *out is malloc()ed and NUL-terminated; *outlen
+ * excludes the NUL. */
+int bmap_write_memory(const struct bmap *map, enum bmap_format format,
+		      char **out, size_t *outlen, struct bmap_err *err);
+
+/* ------------------------------------------------------------------ */
+/* Checksums (OpenSSL EVP by name)                                     */
+
+struct bmap_digest;
+
+/* Digest size in bytes for an algorithm name, or a negative errno (and a
+ * message) when OpenSSL does not know it or it is not a fixed-size hash. */
+int bmap_digest_size(const char *name, struct bmap_err *err);
+int bmap_digest_new(struct bmap_digest **d, const char *name,
+		    struct bmap_err *err);
+int bmap_digest_update(struct bmap_digest *d, const void *buf, size_t len);
+/* Writes the digest to out (BMAP_DIGEST_MAX bytes) and restarts d. */
+int bmap_digest_final(struct bmap_digest *d, unsigned char *out);
+size_t bmap_digest_len(const struct bmap_digest *d);
+void bmap_digest_free(struct bmap_digest *d);
+
+/* Lower-case hex of len bytes into out (2 * len + 1 bytes). */
+void bmap_hex_encode(const unsigned char *bin, size_t len, char *out);
+/* Exactly 2 * len hex digits (either case) into len bytes; -EINVAL else. */
+int bmap_hex_decode(const char *hex, size_t hexlen, unsigned char *bin,
+		    size_t len);
+
+/* ------------------------------------------------------------------ */
+/* Extent discovery                                                    */
+
+enum bmap_extent_method {
+	BMAP_EXTENTS_FIEMAP,	/* the FIEMAP ioctl answered */
+	BMAP_EXTENTS_SEEK,	/* lseek SEEK_DATA / SEEK_HOLE answered */
+	BMAP_EXTENTS_ALL,	/* neither: everything is taken as mapped */
+};
+
+/* Flags for bmap_extents_scan(): skip a method (for tests and for files
+ * where one is known to lie). */
+#define BMAP_EXTENTS_NO_FIEMAP 0x1u
+#define BMAP_EXTENTS_NO_SEEK   0x2u
+
+struct bmap_extent {
+	uint64_t first;		/* block, inclusive */
+	uint64_t last;		/* block, inclusive */
+};
+
+struct bmap_extent_list {
+	size_t n;
+	size_t cap;
+	struct bmap_extent *v;
+};
+
+/* The mapped blocks of the first `size` bytes of an open file, as
+ * ascending, non-adjacent block ranges of `block_size` bytes (a block
+ * partly mapped counts as mapped). *list is replaced. *method says which
+ * way answered. */
+int bmap_extents_scan(int fd, uint64_t size, uint64_t block_size,
+		      unsigned flags, struct bmap_extent_list *list,
+		      enum bmap_extent_method *method, struct bmap_err *err);
+void bmap_extent_list_free(struct bmap_extent_list *list);
+
+/* The file system's block size for an open file (FIGETBSZ, else
+ * st_blksize): the block size bmaps of it are made with. */
+int bmap_fs_block_size(int fd, uint64_t *block_size, struct bmap_err *err);
+
+/* ------------------------------------------------------------------ */
+/* Creating a bmap from a sparse image                                 */
+
+struct bmap_create_opts {
+	const char *checksum_type;	/* NULL: "sha1"; ignored if no_checksum */
+	bool no_checksum;
+	uint64_t block_size;		/* 0: the file system's */
+	unsigned extent_flags;		/* BMAP_EXTENTS_NO_* */
+};
+
+/* Scan the open image and fill *map (bmap_init()ed): geometry, mapped
+ * ranges, and each range's checksum unless opts->no_checksum. *method says
+ * how the holes were found. */
+int bmap_create(int fd, const struct bmap_create_opts *opts, struct bmap *map,
+		enum bmap_extent_method *method, struct bmap_err *err);
+
+#endif /* BMAP_H */

@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* tool.c - what the programs share: messages, exit codes, output. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tool.h"
+
+static const char *progname = "bmap-tools";
+static bool *quiet_flag;
+
+void tool_init(const char *name, bool *quiet)
+{
+	progname = name;
+	quiet_flag = quiet;
+}
+
+static void say(const char *kind, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "%s: %s: ", progname, kind);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void tool_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	say("error", fmt, ap);
+	va_end(ap);
+}
+
+void tool_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (quiet_flag && *quiet_flag)
+		return;
+	va_start(ap, fmt);
+	say("warning", fmt, ap);
+	va_end(ap);
+}
+
+void tool_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	say("error", fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "Try '%s --help' for more information.\n", progname);
+	exit(EXIT_USAGE);
+}
+
+void tool_version(void)
+{
+	printf("%s (%s) %s\n", progname, PACKAGE_NAME, PACKAGE_VERSION);
+}
+
+int tool_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int write_replacing(const char *path, const void *buf, size_t len)
+{
+	size_t plen = strlen(path);
+	char *tmp = malloc(plen + 8);
+	mode_t mask;
+	int fd, ret;
+
+	if (!tmp)
+		return -ENOMEM;
+	memcpy(tmp, path, plen);
+	memcpy(tmp + plen, ".XXXXXX", 8);
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		ret = -errno;
+		free(tmp);
+		return ret;
+	}
+	mask = umask(0);
+	umask(mask);
+	ret = tool_write_all(fd, buf, len);
+	if (!ret && fchmod(fd, 0666 & ~mask) < 0)
+		ret = -errno;
+	if (!ret && fsync(fd) < 0)
+		ret = -errno;
+	if (close(fd) < 0 && !ret)
+		ret = -errno;
+	if (!ret && rename(tmp, path) < 0)
+		ret = -errno;
+	if (ret)
+		unlink(tmp);
+	free(tmp);
+	return ret;
+}
+
+int tool_write_file(const char *path, const void *buf, size_t len)
+{
+	struct stat st;
+	int fd, ret;
+
+	if (!path || !strcmp(path, "-"))
+		return tool_write_all(STDOUT_FILENO, buf, len);
+	if (stat(path, &st) < 0) {
+		if (errno != ENOENT)
+			return -errno;
+		return write_replacing(path, buf, len);
+	}
+	if (S_ISREG(st.st_mode))
+		return write_replacing(path, buf, len);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ret = tool_write_all(fd, buf, len);
+	if (close(fd) < 0 && !ret)
+		ret = -errno;
+	return ret;
+}

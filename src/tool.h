@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* tool.h - what the programs share: messages, exit codes, output. */
+#ifndef BMAP_TOOL_H
+#define BMAP_TOOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+/* Set once by main(): the name every message starts with. */
+void tool_init(const char *name, bool *quiet);
+
+void tool_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Silenced by the program's -q. */
+void tool_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print the error and a hint to --help, then exit 2. */
+__attribute__((noreturn, format(printf, 1, 2)))
+void tool_usage_error(const char *fmt, ...);
+void tool_version(void);
+
+/* Write all of buf to fd; -errno on failure. */
+int tool_write_all(int fd, const void *buf, size_t len);
+
+/* Write buf to path as a whole: a regular file (or a new one) is replaced
+ * atomically, so a failure leaves what was there; anything else (a FIFO,
+ * /dev/stdout) is written in place. NULL or "-" is standard output. */
+int tool_write_file(const char *path, const void *buf, size_t len);
+
+#endif
