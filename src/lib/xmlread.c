@@ -333,8 +333,10 @@ static int one_range(struct reader *rd, xmlNodePtr n)
 		const char *s = t, *e = t + strlen(t);
 
 		trim(&s, &e);
-		ret = bmap_seterr(rd->err, -ret, "bad range '%.*s': not N or "
-				  "N-M", (int)(e - s > 60 ? 60 : e - s), s);
+		ret = bmap_seterr(rd->err, -ret, "bad range '%.*s': %s",
+				  (int)(e - s > 60 ? 60 : e - s), s,
+				  ret == -ERANGE ? "number too large" :
+				  "not N or N-M");
 		goto out;
 	}
 	snprintf(what, sizeof(what), "range %" PRIu64 "-%" PRIu64, first,

@@ -114,21 +114,33 @@ static void write_v1_2(struct strbuf *sb, const struct bmap *map)
 	strbuf_add(sb, "</bmap>\n");
 }
 
-/* Pad what was written since `mark` with spaces up to `width` bytes. */
-static void pad_from(struct strbuf *sb, size_t mark, size_t width)
+/*
+ * The reference tool writes a line's template first (blanks where values
+ * go) and the values over it afterwards, so a value longer than its blanks
+ * overwrites what follows them. Lay `text` over `tmpl` the same way.
+ */
+static void overlay(struct strbuf *sb, const char *text, const char *tmpl)
 {
-	size_t used = sb->len - mark;
+	size_t tlen = strlen(text), mlen = strlen(tmpl);
 
-	if (!sb->error && used < width)
-		strbuf_addch(sb, ' ', width - used);
+	strbuf_add(sb, text);
+	if (tlen < mlen)
+		strbuf_add(sb, tmpl + tlen);
+}
+
+/* Blanks of `width` followed by `tail`, as a template for overlay(). */
+static void blanks_then(char *out, size_t size, size_t width,
+			const char *tail)
+{
+	snprintf(out, size, "%*s%s", (int)width, "", tail);
 }
 
 /* Returns the offset of the file checksum's placeholder, or 0. */
 static size_t write_v2_0(struct strbuf *sb, const struct bmap *map)
 {
-	char count[24];
+	char count[24], text[2 * BMAP_HUMAN_MAX], tmpl[2 * BMAP_HUMAN_MAX + 32];
 	struct sizes sz;
-	size_t mark, sum_at;
+	size_t sum_at;
 
 	describe(map, &sz);
 	strbuf_add(sb, header_comment);
@@ -136,17 +148,17 @@ static size_t write_v2_0(struct strbuf *sb, const struct bmap *map)
 	strbuf_addf(sb, "    <!-- Image size in bytes: %s -->\n", sz.image);
 	geometry(sb, map);
 	strbuf_add(sb, "    <!-- Count of mapped blocks: ");
-	mark = sb->len;
-	strbuf_addf(sb, "%s or %.1f%%", sz.mapped, sz.percent);
-	pad_from(sb, mark, strlen(sz.image) + strlen(" or ") +
-		 strlen("100.0%"));
-	strbuf_add(sb, "   -->\n");
-	strbuf_add(sb, "    <MappedBlocksCount> ");
-	mark = sb->len;
-	strbuf_addf(sb, "%" PRIu64, map->mapped_count);
+	snprintf(text, sizeof(text), "%s or %.1f%%", sz.mapped, sz.percent);
+	blanks_then(tmpl, sizeof(tmpl), strlen(sz.image) + strlen(" or ") +
+		    strlen("100.0%"), "   -->");
+	overlay(sb, text, tmpl);
+	strbuf_add(sb, "\n    <MappedBlocksCount> ");
+	snprintf(text, sizeof(text), "%" PRIu64, map->mapped_count);
 	snprintf(count, sizeof(count), "%" PRIu64, map->blocks_count);
-	pad_from(sb, mark, strlen(count));
-	strbuf_add(sb, " </MappedBlocksCount>\n\n");
+	blanks_then(tmpl, sizeof(tmpl), strlen(count),
+		    " </MappedBlocksCount>");
+	overlay(sb, text, tmpl);
+	strbuf_add(sb, "\n\n");
 	strbuf_add(sb, "    <!-- Type of checksum used in this file -->\n");
 	strbuf_addf(sb, "    <ChecksumType> %s </ChecksumType>\n\n",
 		    map->checksum_type);
