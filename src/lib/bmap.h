@@ -66,7 +66,8 @@ int bmap_set_geometry(struct bmap *map, uint64_t image_size,
 		      uint64_t block_size, struct bmap_err *err);
 
 /* Set the checksum type by OpenSSL digest name (case-insensitive; stored
- * lower-case); sets digest_len. NULL or "" clears it. */
+ * as the algorithm's canonical lower-case name, "SHA2-256" as "sha256");
+ * sets digest_len. NULL or "" clears it. */
 int bmap_set_checksum_type(struct bmap *map, const char *name,
 			   struct bmap_err *err);
 

@@ -2,13 +2,16 @@
 /* digest.c - checksums through OpenSSL EVP, by algorithm name. */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
+#include <openssl/objects.h>
 
 #include "bmap.h"
+#include "digest.h"
 #include "error.h"
 
 struct bmap_digest {
@@ -38,6 +41,24 @@ int bmap_digest_size(const char *name, struct bmap_err *err)
 	const EVP_MD *md = lookup(name, err);
 
 	return md ? EVP_MD_size(md) : -EINVAL;
+}
+
+int bmap_digest_canonical(const char *name, char *out, size_t size,
+			  struct bmap_err *err)
+{
+	const EVP_MD *md = lookup(name, err);
+	const char *sn;
+	size_t i, n;
+
+	if (!md)
+		return -EINVAL;
+	sn = OBJ_nid2sn(EVP_MD_type(md));
+	if (!sn || sn[0] == '\0' || (n = strlen(sn)) >= size)
+		return bmap_seterr(err, EINVAL, "unknown checksum type "
+				   "'%.40s'", name);
+	for (i = 0; i <= n; i++)
+		out[i] = (char)tolower((unsigned char)sn[i]);
+	return EVP_MD_size(md);
 }
 
 int bmap_digest_new(struct bmap_digest **out, const char *name,

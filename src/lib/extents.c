@@ -133,6 +133,8 @@ static int scan_seek(int fd, uint64_t size, uint64_t bs,
 			return pos == 0 && (errno == EINVAL ||
 					    errno == EOPNOTSUPP) ? 1 : -errno;
 		}
+		if ((uint64_t)data >= size)
+			return 0;	/* data past the part asked about */
 		hole = lseek(fd, data, SEEK_HOLE);
 		if (hole < 0)
 			return -errno;

@@ -2,7 +2,6 @@
 /* model.c - the in-memory block map: geometry, ranges, sizes. */
 #include "config.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -10,6 +9,7 @@
 #include <string.h>
 
 #include "bmap.h"
+#include "digest.h"
 #include "error.h"
 
 void bmap_init(struct bmap *map)
@@ -46,7 +46,6 @@ int bmap_set_geometry(struct bmap *map, uint64_t image_size,
 int bmap_set_checksum_type(struct bmap *map, const char *name,
 			   struct bmap_err *err)
 {
-	size_t i, n;
 	int size;
 
 	if (!name || !*name) {
@@ -54,15 +53,10 @@ int bmap_set_checksum_type(struct bmap *map, const char *name,
 		map->digest_len = 0;
 		return 0;
 	}
-	n = strlen(name);
-	if (n >= sizeof(map->checksum_type))
-		return bmap_seterr(err, EINVAL, "unknown checksum type '%.40s'",
-				   name);
-	size = bmap_digest_size(name, err);
+	size = bmap_digest_canonical(name, map->checksum_type,
+				     sizeof(map->checksum_type), err);
 	if (size < 0)
 		return size;
-	for (i = 0; i <= n; i++)
-		map->checksum_type[i] = (char)tolower((unsigned char)name[i]);
 	map->digest_len = (size_t)size;
 	return 0;
 }
@@ -119,12 +113,12 @@ uint64_t bmap_range_offset(const struct bmap *map, const struct bmap_range *r)
 
 uint64_t bmap_range_length(const struct bmap *map, const struct bmap_range *r)
 {
-	uint64_t start = r->first * map->block_size;
-	uint64_t end = (r->last + 1) * map->block_size;
+	uint64_t blocks = r->last - r->first + 1;
+	uint64_t rest = map->image_size - r->first * map->block_size;
 
-	if (end > map->image_size)
-		end = map->image_size;
-	return end - start;
+	/* Without overflow: the range's blocks, cut at the image's end. */
+	return blocks > rest / map->block_size ? rest :
+	       blocks * map->block_size;
 }
 
 uint64_t bmap_mapped_bytes(const struct bmap *map)

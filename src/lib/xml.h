@@ -19,7 +19,7 @@ int bmap_parse_range(const char *text, uint64_t *first, uint64_t *last);
 
 /* Offset in buf of the hex value stored in element <tag> (the text after
  * the opening tag and any white space), where that text starts with `hex`
- * (hexlen bytes). -ENOENT when no such element text is found. */
+ * (hexlen bytes, compared ignoring case). -ENOENT when there is none. */
 long bmap_find_element_value(const char *buf, size_t len, const char *tag,
 			     const char *hex, size_t hexlen);
 

@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -115,7 +116,8 @@ long bmap_find_element_value(const char *buf, size_t len, const char *tag,
 		q++;
 		while (q < end && bmap_xml_space(*q))
 			q++;
-		if ((size_t)(end - q) >= hexlen && !memcmp(q, hex, hexlen))
+		if ((size_t)(end - q) >= hexlen &&
+		    !strncasecmp(q, hex, hexlen))
 			return (long)(q - buf);
 	}
 	return -ENOENT;
@@ -308,8 +310,9 @@ static int hex_value(struct reader *rd, const char *what, const char *text,
 
 	trim(&s, &e);
 	if (bmap_hex_decode(s, (size_t)(e - s), bin, rd->map->digest_len))
-		return bmap_seterr(rd->err, EINVAL, "%s: checksum '%.140s' is "
-				   "not %zu hex digits of %s", what, s,
+		return bmap_seterr(rd->err, EINVAL, "%s: checksum '%.*s' is "
+				   "not %zu hex digits of %s", what,
+				   (int)(e - s > 140 ? 140 : e - s), s,
 				   2 * rd->map->digest_len,
 				   rd->map->checksum_type);
 	return 0;
@@ -413,18 +416,6 @@ static int file_checksum(struct reader *rd)
 	bmap_hex_encode(stored, rd->map->digest_len, hex_stored);
 	pos = bmap_find_element_value(rd->buf, rd->len, rd->file_sum_tag,
 				      hex_stored, hexlen);
-	if (pos < 0) {
-		/* Stored in upper case: search for it as written. */
-		size_t i;
-
-		for (i = 0; i < hexlen; i++)
-			hex_computed[i] = (char)(hex_stored[i] >= 'a' ?
-					  hex_stored[i] - 'a' + 'A' :
-					  hex_stored[i]);
-		pos = bmap_find_element_value(rd->buf, rd->len,
-					      rd->file_sum_tag, hex_computed,
-					      hexlen);
-	}
 	if (pos < 0)
 		return bmap_seterr(rd->err, EINVAL, "cannot locate the value "
 				   "of <%s> in the file", rd->file_sum_tag);

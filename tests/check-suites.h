@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* check-suites.h - one Check suite per library module. */
+#ifndef CHECK_SUITES_H
+#define CHECK_SUITES_H
+
+#include <check.h>
+
+Suite *model_suite(void);
+Suite *digest_suite(void);
+Suite *xmlread_suite(void);
+Suite *xmlwrite_suite(void);
+Suite *extents_suite(void);
+Suite *create_suite(void);
+
+#endif

@@ -1,0 +1,293 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* check-util.c - helpers shared by the Check suites. */
+#include "config.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "bmap.h"
+#include "check-util.h"
+
+static char scratch[32];
+
+int cu_scratch_init(void)
+{
+	snprintf(scratch, sizeof(scratch), "check-work.XXXXXX");
+	if (!mkdtemp(scratch)) {
+		scratch[0] = '\0';
+		return -errno;
+	}
+	return 0;
+}
+
+void cu_scratch_cleanup(void)
+{
+	struct dirent *e;
+	DIR *d;
+
+	if (!scratch[0])
+		return;
+	d = opendir(scratch);
+	if (d) {
+		while ((e = readdir(d)) != NULL) {
+			if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+				unlinkat(dirfd(d), e->d_name, 0);
+		}
+		closedir(d);
+	}
+	rmdir(scratch);
+	scratch[0] = '\0';
+}
+
+void cu_scratch_path(char *buf, size_t size, const char *name)
+{
+	int n;
+
+	ck_assert_msg(scratch[0], "no scratch folder");
+	n = snprintf(buf, size, "%s/%s", scratch, name);
+	ck_assert(n > 0 && (size_t)n < size);
+}
+
+/* Read everything from fd into a NUL-terminated buffer. */
+static char *read_all(int fd, size_t *len)
+{
+	size_t n = 0, cap = 8192;
+	char *buf = malloc(cap), *p;
+	ssize_t got;
+
+	while (buf) {
+		if (cap - n < 2) {
+			cap *= 2;
+			p = realloc(buf, cap);
+			if (!p)
+				break;
+			buf = p;
+		}
+		got = read(fd, buf + n, cap - n - 1);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			break;
+		if (got == 0) {
+			buf[n] = '\0';
+			*len = n;
+			return buf;
+		}
+		n += (size_t)got;
+	}
+	free(buf);
+	return NULL;
+}
+
+char *cu_read_file(const char *path, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	char *buf;
+	int saved;
+
+	if (fd < 0)
+		return NULL;
+	buf = read_all(fd, len);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return buf;
+}
+
+char *cu_read_data(const char *name, size_t *len)
+{
+	char path[4096];
+	char *buf;
+
+	snprintf(path, sizeof(path), "%s/%s", TEST_DATA_DIR, name);
+	buf = cu_read_file(path, len);
+	ck_assert_msg(buf != NULL, "cannot read %s: %s", path,
+		      strerror(errno));
+	return buf;
+}
+
+char *cu_gunzip_data(const char *name, size_t *len)
+{
+	char cmd[4200];
+	char *buf;
+	FILE *f;
+	int status;
+
+	ck_assert(strchr(TEST_DATA_DIR, '\'') == NULL);
+	snprintf(cmd, sizeof(cmd), "gzip -dc -- '%s/%s'", TEST_DATA_DIR, name);
+	f = popen(cmd, "r");
+	ck_assert_msg(f != NULL, "cannot run %s", cmd);
+	buf = read_all(fileno(f), len);
+	status = pclose(f);
+	ck_assert_msg(buf != NULL, "cannot read the output of %s", cmd);
+	ck_assert_msg(status == 0, "%s failed (status %d)", cmd, status);
+	return buf;
+}
+
+unsigned char cu_pattern(uint64_t off)
+{
+	return (unsigned char)(1 + off % 251);
+}
+
+/* 0, or -1 with errno set. No Check assertion here: files are made of
+ * thousands of pieces, and every assertion is a message to the runner. */
+static int write_piece(int fd, const struct cu_piece *p,
+		       const unsigned char *src)
+{
+	unsigned char chunk[65536];
+	uint64_t done = 0;
+
+	while (done < p->len) {
+		uint64_t off = p->off + done;
+		size_t n = p->len - done < sizeof(chunk) ?
+			   (size_t)(p->len - done) : sizeof(chunk);
+		const unsigned char *from = chunk;
+		ssize_t w;
+		size_t i;
+
+		if (src)
+			from = src + off;
+		else
+			for (i = 0; i < n; i++)
+				chunk[i] = cu_pattern(off + i);
+		w = pwrite(fd, from, n, (off_t)off);
+		if (w != (ssize_t)n)
+			return -1;
+		done += n;
+	}
+	return 0;
+}
+
+int cu_make_sparse(const char *name, uint64_t size,
+		   const struct cu_piece *pieces, size_t npieces,
+		   const unsigned char *src)
+{
+	char path[256];
+	size_t i;
+	int fd;
+
+	cu_scratch_path(path, sizeof(path), name);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ck_assert_msg(fd >= 0, "cannot create %s: %s", path, strerror(errno));
+	for (i = 0; i < npieces; i++)
+		if (pieces[i].off + pieces[i].len > size ||
+		    write_piece(fd, &pieces[i], src))
+			break;
+	ck_assert_msg(i == npieces, "cannot write piece %zu of %s: %s", i,
+		      path, strerror(errno));
+	ck_assert_msg(ftruncate(fd, (off_t)size) == 0, "ftruncate: %s",
+		      strerror(errno));
+	return fd;
+}
+
+char *cu_replace(const char *doc, const char *after, const char *from,
+		 const char *to)
+{
+	const char *start = after ? strstr(doc, after) : doc;
+	const char *at;
+	size_t len = strlen(doc), flen = strlen(from), tlen = strlen(to);
+	char *out;
+
+	ck_assert_msg(start != NULL, "'%s' not found", after);
+	at = strstr(start, from);
+	ck_assert_msg(at != NULL, "'%s' not found", from);
+	out = malloc(len - flen + tlen + 1);
+	ck_assert(out != NULL);
+	memcpy(out, doc, (size_t)(at - doc));
+	memcpy(out + (at - doc), to, tlen);
+	memcpy(out + (at - doc) + tlen, at + flen,
+	       len - (size_t)(at - doc) - flen + 1);
+	return out;
+}
+
+char *cu_subst(const char *doc, const char *from, const char *to)
+{
+	return cu_replace(doc, "<bmap ", from, to);
+}
+
+size_t cu_digest(const char *type, const void *buf, size_t len,
+		 unsigned char *out)
+{
+	struct bmap_digest *d;
+	struct bmap_err err;
+	size_t n;
+
+	ck_assert_int_eq(bmap_digest_new(&d, type, &err), 0);
+	ck_assert_int_eq(bmap_digest_update(d, buf, len), 0);
+	ck_assert_int_eq(bmap_digest_final(d, out), 0);
+	n = bmap_digest_len(d);
+	bmap_digest_free(d);
+	return n;
+}
+
+void cu_reseal(char *doc, const char *tag, const char *type)
+{
+	unsigned char digest[BMAP_DIGEST_MAX];
+	char hex[2 * BMAP_DIGEST_MAX + 1];
+	char open_tag[64];
+	char *root = strstr(doc, "<bmap "), *p, *q;
+	size_t n;
+
+	ck_assert(root != NULL);
+	snprintf(open_tag, sizeof(open_tag), "<%s>", tag);
+	p = strstr(root, open_tag);
+	ck_assert_msg(p != NULL, "%s not found", open_tag);
+	p += strlen(open_tag);
+	while (*p == ' ')
+		p++;
+	for (q = p; isxdigit((unsigned char)*q); q++)
+		;
+	memset(p, '0', (size_t)(q - p));
+	n = cu_digest(type, doc, strlen(doc), digest);
+	ck_assert_uint_eq((size_t)(q - p), 2 * n);
+	bmap_hex_encode(digest, n, hex);
+	memcpy(p, hex, 2 * n);
+}
+
+void cu_load_golden(struct bmap *map, const char *name)
+{
+	char path[4096];
+	struct bmap_err err;
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/%s", TEST_DATA_DIR, name);
+	ret = bmap_read_file(map, path, &err);
+	ck_assert_msg(ret == 0, "%s: %s", name, err.msg);
+}
+
+void cu_assert_text_eq(const char *got, const char *want)
+{
+	size_t i, line = 1;
+
+	for (i = 0; got[i] && got[i] == want[i]; i++)
+		line += got[i] == '\n';
+	ck_assert_msg(got[i] == want[i], "texts differ at byte %zu (line %zu):"
+		      " got '%.40s', want '%.40s'", i, line, got + i, want + i);
+}
+
+void cu_assert_same_ranges(const struct bmap *a, const struct bmap *b)
+{
+	size_t i;
+
+	ck_assert_uint_eq(a->nranges, b->nranges);
+	ck_assert_uint_eq(a->mapped_count, b->mapped_count);
+	ck_assert_uint_eq(a->digest_len, b->digest_len);
+	for (i = 0; i < a->nranges; i++) {
+		const struct bmap_range *x = &a->ranges[i], *y = &b->ranges[i];
+
+		ck_assert_uint_eq(x->first, y->first);
+		ck_assert_uint_eq(x->last, y->last);
+		ck_assert_int_eq(x->has_digest, y->has_digest);
+		if (x->has_digest)
+			ck_assert_mem_eq(x->digest, y->digest, a->digest_len);
+	}
+}
