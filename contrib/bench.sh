@@ -5,6 +5,7 @@
 # runs (run in turn, A B A B ...), and the ratio ours / reference.
 #
 # usage: contrib/bench.sh [-n RUNS] [DATADIR]
+#   FORMATS="raw gz" limits the copy benchmarks to those packagings.
 #   DATADIR (default: bench-data in the build dir) holds disk.img and its
 #   compressed forms; they are made with ../shared/bench/make-image.sh
 #   (or $MAKE_IMAGE) when missing. Needs GNU time (apt-get install time).
@@ -56,6 +57,25 @@ done
 cmp -s "$tmp/o20.bmap" "$tmp/ref.bmap" ||
     { echo "bench: our 2.0 bmap differs from bmaptool's" >&2; exit 1; }
 
+# Copies to a regular file beside the image (the same file system).
+out=$data/bench-out.img
+formats=${FORMATS:-"raw gz bz2 xz zst lz4"}
+for f in $formats; do
+    src=$img; [ "$f" = raw ] || src=$img.$f
+    [ -f "$src" ] || { echo "bench: $src is missing" >&2; exit 1; }
+    i=0
+    while [ $i -lt "$runs" ]; do
+        measure "copy_$f" "$bin/bmapcopy" -q --bmap "$img.bmap" "$src" "$out"
+        cmp -s "$out" "$img" || { echo "bench: bmapcopy $f: wrong copy" >&2; exit 1; }
+        measure "refcopy_$f" bmaptool -q copy --bmap "$img.bmap" "$src" "$out"
+        i=$((i + 1))
+    done
+done
+rm -f "$out"
+
 printf '\n%-28s %10s %10s %7s   %10s %10s\n' "task (median)" ours reference ratio "ours mem" "ref mem"
 row "create, format 1.2 (SHA-1)" create12 refcreate
 row "create, format 2.0 (SHA-256)" create20 refcreate
+for f in $formats; do
+    row "copy $f to a file" "copy_$f" "refcopy_$f"
+done

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tool.h"
@@ -137,4 +138,55 @@ int tool_write_file(const char *path, const void *buf, size_t len)
 	if (close(fd) < 0 && !ret)
 		ret = -errno;
 	return ret;
+}
+
+static bool is_regular(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+char *tool_find_bmap(const char *image)
+{
+	size_t n = strlen(image);
+	char *path = malloc(n + sizeof(".bmap"));
+	char *dot, *slash;
+
+	if (!path)
+		return NULL;
+	memcpy(path, image, n + 1);
+	for (;;) {
+		size_t len = strlen(path);
+
+		memcpy(path + len, ".bmap", sizeof(".bmap"));
+		if (is_regular(path))
+			return path;
+		path[len] = '\0';
+		dot = strrchr(path, '.');
+		slash = strrchr(path, '/');
+		if (!dot || dot == path || (slash && dot < slash) ||
+		    (slash && dot == slash + 1))
+			break;
+		*dot = '\0';
+	}
+	free(path);
+	return NULL;
+}
+
+bool tool_same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	if (!a || !b || stat(a, &sa) < 0 || stat(b, &sb) < 0)
+		return false;
+	return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+double tool_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }

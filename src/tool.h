@@ -27,4 +27,15 @@ int tool_write_all(int fd, const void *buf, size_t len);
  * /dev/stdout) is written in place. NULL or "-" is standard output. */
 int tool_write_file(const char *path, const void *buf, size_t len);
 
+/* The bmap beside an image: IMAGE.bmap, then IMAGE with its last
+ * extension replaced by .bmap, repeatedly (a.img.xz.bmap, a.img.bmap,
+ * a.bmap). A malloc()ed path, or NULL when there is none. */
+char *tool_find_bmap(const char *image);
+
+/* Are the two paths the same file? (Either may not exist: then no.) */
+bool tool_same_file(const char *a, const char *b);
+
+/* Seconds since some fixed point, for timing. */
+double tool_now(void);
+
 #endif

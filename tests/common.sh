@@ -203,3 +203,169 @@ assert_same_ranges() {
 		fail "$3: $1 and $2 list different ranges"
 	fi
 }
+
+# ---------------------------------------------------------------------
+# bmapcopy
+
+BMAPCOPY=$top_builddir/src/bmapcopy
+
+# need_bmapcopy: fail unless bmapcopy is built.
+need_bmapcopy() {
+	[ -x "$BMAPCOPY" ] || fail "$BMAPCOPY is not built"
+}
+
+# need_cmd CMD PACKAGE: skip unless CMD is installed (Debian PACKAGE).
+need_cmd() {
+	command -v "$1" >/dev/null 2>&1 ||
+		skip "$1 is not installed (Debian package $2)"
+}
+
+# assert_copy_summary: $WORK/stderr is bmapcopy's one summary line.
+assert_copy_summary() {
+	if [ "$(grep -c '' "$WORK/stderr" || :)" -ne 1 ] ||
+	   ! grep -q '^bmapcopy: wrote ' "$WORK/stderr"; then
+		sed 's/^/  | /' "$WORK/stderr" >&2
+		fail "expected one 'bmapcopy: wrote ...' summary line on stderr"
+	fi
+}
+
+# assert_error_mentions TEXT...: $WORK/stderr (one error line) contains
+# each TEXT (a basic regular expression, case-insensitive).
+assert_error_mentions() {
+	for _re in "$@"; do
+		if ! grep -qi -e "$_re" "$WORK/stderr"; then
+			sed 's/^/  | /' "$WORK/stderr" >&2
+			fail "the error does not mention '$_re'"
+		fi
+	done
+}
+
+# bmap_block_size BMAP: the BlockSize a bmap gives.
+bmap_block_size() {
+	sed -n 's|.*<BlockSize>[[:space:]]*\([0-9]*\)[[:space:]]*</BlockSize>.*|\1|p' "$1"
+}
+
+# overlay_ranges BMAP IMAGE FILE: copy the blocks BMAP maps from IMAGE
+# into FILE (a file or a device) at the same offsets; the rest of FILE is
+# left as it is. A range holding the partial last block stops at IMAGE's
+# end, as bmapcopy's writes do.
+overlay_ranges() {
+	_bs=$(bmap_block_size "$1")
+	[ -n "$_bs" ] || fail "no BlockSize in $1"
+	for _r in $(ranges_of "$1"); do
+		_first=${_r%-*}
+		_last=${_r#*-}
+		dd if="$2" of="$3" bs="$_bs" skip="$_first" seek="$_first" \
+		   count=$((_last - _first + 1)) conv=notrunc status=none
+	done
+}
+
+# pattern_file FILE SIZE: a new FILE of SIZE bytes, every one 0xAA.
+pattern_file() {
+	head -c "$2" /dev/zero | tr '\000' '\252' >"$1"
+}
+
+# flip_byte FILE OFFSET: invert every bit of the byte at OFFSET in FILE.
+flip_byte() {
+	_old=$(od -An -tu1 -j "$2" -N 1 "$1" | tr -d ' ')
+	[ -n "$_old" ] || fail "flip_byte: $1 has no byte at $2"
+	# shellcheck disable=SC2059 # the format is an octal escape built here
+	printf "\\$(printf %03o $((_old ^ 255)))" |
+		dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
+# file_state FILE: a line that changes when FILE's bytes or size change
+# ("absent" when it does not exist).
+file_state() {
+	if [ -e "$1" ]; then
+		echo "$(stat -c %s "$1") $(cksum <"$1")"
+	else
+		echo absent
+	fi
+}
+
+# wait_exit PID SECONDS: wait until the process PID has ended, at most
+# SECONDS (a whole number); 1 if it is still running then.
+wait_exit() {
+	_i=0
+	while kill -0 "$1" 2>/dev/null; do
+		[ "$_i" -lt $(($2 * 10)) ] || return 1
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	return 0
+}
+
+# ---------------------------------------------------------------------
+# Loop devices (root only)
+
+# need_loop: skip unless this is root and a loop device can be attached.
+need_loop() {
+	[ "$(id -u)" -eq 0 ] || skip "loop devices need root"
+	need_cmd losetup util-linux
+	losetup -f >/dev/null 2>&1 || skip "no free loop device (losetup -f failed)"
+	truncate -s 1M "$WORK/.loop-probe"
+	_dev=$(losetup -f --show "$WORK/.loop-probe" 2>"$WORK/.loop-err") ||
+		skip "cannot attach a loop device: $(head -n 1 "$WORK/.loop-err")"
+	losetup -d "$_dev"
+	rm -f "$WORK/.loop-probe" "$WORK/.loop-err"
+}
+
+# loop_attach FILE: attach FILE to a free loop device, named in LOOP_DEV
+# afterwards (and its sysfs folder in LOOP_SYS); detached on exit.
+loop_attach() {
+	LOOP_DEV=$(losetup -f --show "$1") || fail "cannot attach $1 to a loop device"
+	on_cleanup "losetup -d '$LOOP_DEV'"
+	LOOP_SYS=/sys/block/$(basename "$LOOP_DEV")
+	[ -d "$LOOP_SYS" ] || fail "no $LOOP_SYS for $LOOP_DEV"
+}
+
+# active_scheduler SYSDIR: the scheduler in brackets in SYSDIR's queue.
+active_scheduler() {
+	sed -n 's/.*\[\([^]]*\)\].*/\1/p' "$1/queue/scheduler"
+}
+
+# io_settings SYSDIR: the device's scheduler and bdi max_ratio, one line.
+io_settings() {
+	echo "scheduler=$(active_scheduler "$1") max_ratio=$(cat "$1/bdi/max_ratio")"
+}
+
+# detune_loop SYSDIR: set a scheduler other than none (mq-deadline, when
+# the kernel has it) and max_ratio 100, so that bmapcopy has something to
+# change and to put back; the old values come back on exit.
+detune_loop() {
+	_old_sched=$(active_scheduler "$1")
+	_old_ratio=$(cat "$1/bdi/max_ratio")
+	on_cleanup "echo '$_old_sched' >'$1/queue/scheduler' 2>/dev/null; echo '$_old_ratio' >'$1/bdi/max_ratio' 2>/dev/null"
+	if grep -qw mq-deadline "$1/queue/scheduler"; then
+		echo mq-deadline >"$1/queue/scheduler" ||
+			fail "cannot set mq-deadline in $1/queue/scheduler"
+	fi
+	echo 100 >"$1/bdi/max_ratio" || fail "cannot set $1/bdi/max_ratio"
+}
+
+# ---------------------------------------------------------------------
+# The copy tests' image
+
+# make_copy_image FILE BLOCKSIZE: a sparse image of 1536 blocks + 1000
+# bytes (6 MiB + 1000 with 4 KiB blocks), mostly holes: data in block 0,
+# 10 bytes inside block 5, blocks 16-18, 2 bytes across blocks 99-100,
+# blocks 300-339, the last byte of block 512, blocks 1020-1031 (across
+# the 4 MiB mark with 4 KiB blocks) and the partial last block 1536.
+# COPY_IMAGE_RANGES lists those ranges as ranges_of prints them.
+make_copy_image() {
+	make_sparse "$1" $((1536 * $2 + 1000)) \
+		"0:$2 $((5 * $2 + 100)):10 $((16 * $2)):$((3 * $2)) \
+		 $((100 * $2 - 1)):2 $((300 * $2)):$((40 * $2)) \
+		 $((513 * $2 - 1)):1 $((1020 * $2)):$((12 * $2)) \
+		 $((1536 * $2)):1000"
+}
+# shellcheck disable=SC2034 # used by the tests that source this file
+COPY_IMAGE_RANGES="0
+5
+16-18
+99-100
+300-339
+512
+1020-1031
+1536"

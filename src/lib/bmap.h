@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* ------------------------------------------------------------------ */
 /* Errors                                                              */
@@ -189,5 +190,104 @@ struct bmap_create_opts {
  * how the holes were found. */
 int bmap_create(int fd, const struct bmap_create_opts *opts, struct bmap *map,
 		enum bmap_extent_method *method, struct bmap_err *err);
+
+/* ------------------------------------------------------------------ */
+/* Image sources                                                       */
+
+/*
+ * An image as a byte stream, whatever its packaging: a plain file or
+ * device, standard input ("-"), a compressed stream (gzip, bzip2, xz,
+ * zstd, lz4, lzo; recognised by content, never by name) or the first
+ * regular file inside a tar (plain or compressed) or zip archive that is
+ * not a .bmap.
+ */
+struct bmap_source;
+
+#define BMAP_SIZE_UNKNOWN UINT64_MAX
+
+/* threads: how many threads a decoder may use (>= 1). */
+int bmap_source_open(struct bmap_source **src, const char *path,
+		     unsigned threads, struct bmap_err *err);
+void bmap_source_close(struct bmap_source *src);
+/* "raw", "gzip", "bzip2", "xz", "zstd", "lz4", "lzop", with " in tar" or
+ * "zip" for archives. */
+const char *bmap_source_format(const struct bmap_source *src);
+/* An uncompressed regular file or block device: its bytes are the image
+ * and it can be read at any offset through this descriptor; else -1. */
+int bmap_source_seekable_fd(const struct bmap_source *src);
+/* The image's size when known (a seekable source), else
+ * BMAP_SIZE_UNKNOWN. */
+uint64_t bmap_source_size(const struct bmap_source *src);
+/* While *stop is set, reads waiting on a pipe give up (-EINTR). */
+void bmap_source_set_stop(struct bmap_source *src, const volatile int *stop);
+/* The next bytes of the image, in order: up to len of them, 0 at the end
+ * (after the stream's own integrity checks passed), -errno on failure. */
+ssize_t bmap_source_read(struct bmap_source *src, void *buf, size_t len,
+			 struct bmap_err *err);
+
+/* ------------------------------------------------------------------ */
+/* Targets                                                             */
+
+/*
+ * Where an image is written: a block device (opened exclusively, so a
+ * mounted or busy one is refused; at least the image's size; its queue
+ * scheduler and bdi max_ratio tuned for one long sequential write and put
+ * back by bmap_target_close()) or a regular file (created, or truncated
+ * and resized to the image's size, so holes stay holes).
+ */
+struct bmap_target;
+
+/* image_size may be BMAP_SIZE_UNKNOWN (a regular file then takes the size
+ * of what is written). When tuning a device fails, the copy goes on and
+ * warn->msg says why (else it is ""). */
+int bmap_target_open(struct bmap_target **t, const char *path,
+		     uint64_t image_size, struct bmap_err *warn,
+		     struct bmap_err *err);
+bool bmap_target_is_device(const struct bmap_target *t);
+/* Write len bytes at off (O_DIRECT where alignment allows). */
+int bmap_target_write(struct bmap_target *t, const void *buf, size_t len,
+		      uint64_t off, struct bmap_err *err);
+/* All written data on stable storage (a regular file also gets its final
+ * size when the image size was unknown: `size`). */
+int bmap_target_finish(struct bmap_target *t, uint64_t size,
+		       struct bmap_err *err);
+/* Put the device's settings back (safe to call more than once). */
+void bmap_target_restore(struct bmap_target *t);
+/* Restore, close and free. */
+void bmap_target_close(struct bmap_target *t);
+
+/* ------------------------------------------------------------------ */
+/* Copying                                                             */
+
+struct bmap_copy_opts {
+	bool verify;			/* check each range's checksum */
+	/* Set (by a signal handler) to stop the copy: it fails with
+	 * -EINTR. May be NULL. */
+	const volatile int *stop;
+	/* Called from a copy thread as data is written, at most once a
+	 * buffer: done and total in bytes (total BMAP_SIZE_UNKNOWN when the
+	 * image's size is not known). May be NULL. */
+	void (*progress)(void *ctx, uint64_t done, uint64_t total);
+	void *progress_ctx;
+};
+
+struct bmap_copy_stats {
+	uint64_t written;	/* bytes written to the target */
+	uint64_t image_size;	/* bytes of image read */
+	size_t verified;	/* ranges whose checksum was checked */
+};
+
+/*
+ * Copy the image's mapped ranges from src to dst, verifying each range
+ * (unless !opts->verify): read and decode, hash and write run in their
+ * own threads joined by bounded queues of large buffers. map NULL copies
+ * every byte of the image (its size need not be known). A checksum
+ * mismatch, a source shorter or longer than map->image_size, a corrupt
+ * stream or a write error stops the copy with a message naming the range
+ * or offset.
+ */
+int bmap_copy(struct bmap_source *src, const struct bmap *map,
+	      struct bmap_target *dst, const struct bmap_copy_opts *opts,
+	      struct bmap_copy_stats *stats, struct bmap_err *err);
 
 #endif /* BMAP_H */
