@@ -174,11 +174,17 @@ char *tool_find_bmap(const char *image)
 	return NULL;
 }
 
+static int stat_or_stdin(const char *path, struct stat *st)
+{
+	return strcmp(path, "-") ? stat(path, st) : fstat(STDIN_FILENO, st);
+}
+
 bool tool_same_file(const char *a, const char *b)
 {
 	struct stat sa, sb;
 
-	if (!a || !b || stat(a, &sa) < 0 || stat(b, &sb) < 0)
+	if (!a || !b || stat_or_stdin(a, &sa) < 0 ||
+	    stat_or_stdin(b, &sb) < 0)
 		return false;
 	return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }

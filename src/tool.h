@@ -32,7 +32,8 @@ int tool_write_file(const char *path, const void *buf, size_t len);
  * a.bmap). A malloc()ed path, or NULL when there is none. */
 char *tool_find_bmap(const char *image);
 
-/* Are the two paths the same file? (Either may not exist: then no.) */
+/* Are the two paths the same file? (Either may not exist: then no.)
+ * "-" stands for standard input. */
 bool tool_same_file(const char *a, const char *b);
 
 /* Seconds since some fixed point, for timing. */

@@ -800,11 +800,12 @@ static int probe_step(struct bz2 *d, bz_stream *s, const struct item *it,
  * the input bits as they are, an item more each time libbz2 wants more,
  * up to its end-of-block symbol (libbz2 takes input only as it needs it).
  * The end is a cut in the last whole bytes given: the start of the last
- * item joined (*peek, still listed) or its end. Linear, however many
- * false cuts there are.
+ * item joined (*peek, still listed) or its end, and *taken says in which
+ * byte (the input taken when output began). Linear, however many false
+ * cuts there are.
  */
 static int probe(struct bz2 *d, struct item *it, struct item **peek,
-		 struct bmap_err *err)
+		 size_t *taken, struct bmap_err *err)
 {
 	bool saw_eos = false;
 	bz_stream s;
@@ -824,6 +825,7 @@ static int probe(struct bz2 *d, struct item *it, struct item **peek,
 		if (ret == 0)
 			ret = join_next(d, it, peek, &saw_eos, err);
 	}
+	*taken = s.total_in_lo32;
 	BZ2_bzDecompressEnd(&s);
 	return ret < 0 ? ret : 0;
 }
@@ -876,7 +878,7 @@ static ssize_t retry_block(struct bz2 *d, struct item *it, bool alone,
 			   void *buf, size_t len, struct bmap_err *err)
 {
 	struct item *peek;
-	size_t n = 0;
+	size_t n = 0, taken;
 	int ret;
 
 	d->joined.nbits = 0;
@@ -887,10 +889,15 @@ static ssize_t retry_block(struct bz2 *d, struct item *it, bool alone,
 	if (ret <= ATT_DONE || ret == ATT_NOMEM)
 		return ret == ATT_NOMEM ? err_nomem(err) :
 		       local_begin(d, it, ret, n);
-	ret = probe(d, it, &peek, err);
+	ret = probe(d, it, &peek, &taken, err);
 	if (ret < 0)
 		return ret;
-	if (peek) {
+	/* The end is at the peeked item's start if that is in the byte
+	 * where the block ended; a one-byte block may have misled the
+	 * probe into the next block: then either. */
+	if (peek && (32 + d->joined.nbits + 7) / 8 == taken)
+		release(d, it, peek);
+	else if (peek) {
 		d->joined.nbits = peek->cut.pos - it->cut.pos;
 		ret = try_joined(d, it, buf, len, &n);
 		if (ret <= ATT_DONE || ret == ATT_NOMEM)

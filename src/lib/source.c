@@ -252,9 +252,10 @@ static int open_decoder(struct bmap_source *s, enum packing p,
 				      err);
 	case P_XZ:
 		return src_xz_open(&s->in, threads, &s->ops, &s->state, err);
+	case P_LZOP:
+		return src_lzop_open(&s->in, threads, &s->ops, &s->state, err);
 	case P_ZSTD:
 	case P_LZ4:
-	case P_LZOP:
 		return src_filter_open(&s->in, threads, &s->ops, &s->state,
 				       err);
 	case P_RAW:

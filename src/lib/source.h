@@ -65,7 +65,10 @@ int src_xz_open(struct src_input *in, unsigned threads,
 int src_bzip2_open(struct src_input *in, unsigned threads,
 		   const struct src_decoder_ops **ops, void **state,
 		   struct bmap_err *err);
-/* libarchive as a decompression filter only (zstd, lz4, lzo, and any
+int src_lzop_open(struct src_input *in, unsigned threads,
+		  const struct src_decoder_ops **ops, void **state,
+		  struct bmap_err *err);
+/* libarchive as a decompression filter only (zstd, lz4, and any
  * other compression it knows): the decompressed bytes as they are. */
 int src_filter_open(struct src_input *in, unsigned threads,
 		    const struct src_decoder_ops **ops, void **state,
