@@ -10,12 +10,15 @@ set -eu
 
 cd "$(dirname "$0")/.."
 
-# Build: compiler, autotools, the libraries (-dev packages).
-# Tests: Check, fuse3 (fusermount3), util-linux (mountpoint, losetup),
-# e2fsprogs (demo image), bmap-tools (the reference tool, a test oracle).
+# Build: compiler, autotools, the libraries (-dev packages; ISA-L,
+# liblzma, libbz2 and liblzo2 are the fast or missing decoders).
+# Tests: Check, fuse3 (fusermount3), util-linux and mount (mountpoint,
+# losetup, mount), e2fsprogs (images with a file system), the compressors
+# the tests pack images with, bmap-tools (the reference tool, an oracle).
 packages="gcc make autoconf automake pkg-config libfuse3-dev fuse3
-libarchive-dev libxml2-dev libssl-dev check util-linux e2fsprogs gzip
-bmap-tools"
+libarchive-dev libxml2-dev libssl-dev libisal-dev liblzma-dev libbz2-dev
+liblzo2-dev check util-linux mount e2fsprogs coreutils diffutils gzip
+pigz bzip2 lbzip2 xz-utils zstd lz4 lzop tar zip bmap-tools"
 
 missing=
 for p in $packages; do
