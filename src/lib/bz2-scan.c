@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * bz2-scan.c - bzip2 at the bit level: finding block and end-of-stream
- * magics at any bit offset, and re-wrapping runs of bits as stand-alone
- * single-block streams.
+ * magics at any bit offset, re-wrapping runs of bits as stand-alone
+ * single-block streams, and decoding such a stream with libbz2 in a way
+ * that tells a block cut short at a false magic.
  *
  * The search looks at the input 16 bits at a time, at even byte offsets:
  * every 48-bit magic, wherever it starts, holds such an aligned word at an
@@ -157,6 +158,59 @@ void bz2_bits_free(struct bz2_bits *b)
 }
 
 /* ------------------------------------------------------------------ */
+/* Decoding a wrapped block                                            */
+
+int bz2_attempt_start(struct bz2_attempt *a, unsigned char *in, size_t len,
+		      size_t boundary)
+{
+	memset(a, 0, sizeof(*a));
+	if (BZ2_bzDecompressInit(&a->strm, 0, 0) != BZ_OK)
+		return BZ2_ATT_NOMEM;
+	a->live = true;
+	a->strm.next_in = (char *)in;
+	a->strm.avail_in = (unsigned)len;
+	a->boundary = boundary;
+	return BZ2_ATT_MORE;
+}
+
+void bz2_attempt_end(struct bz2_attempt *a)
+{
+	if (a->live)
+		BZ2_bzDecompressEnd(&a->strm);
+	a->live = false;
+}
+
+/*
+ * Decode into out. The whole stream is given at once, so libbz2 stopping
+ * with room left in out means the block is incomplete. libbz2 takes input
+ * a byte at a time as its bit reader needs it and produces output only
+ * once it has read a whole block: when the first output appears, exactly
+ * the bytes up to the end of the block have been taken, and a block cut
+ * short at a false magic runs on into the trailer after it instead.
+ */
+int bz2_attempt_step(struct bz2_attempt *a, void *out, size_t len,
+		     size_t *produced)
+{
+	int ret;
+
+	if (len > UINT32_MAX)
+		len = UINT32_MAX;
+	a->strm.next_out = out;
+	a->strm.avail_out = (unsigned)len;
+	ret = BZ2_bzDecompress(&a->strm);
+	*produced = len - a->strm.avail_out;
+	if (ret == BZ_MEM_ERROR)
+		return BZ2_ATT_NOMEM;
+	if (ret == BZ_STREAM_END && a->strm.avail_in == 0)
+		return BZ2_ATT_DONE;
+	if (ret != BZ_OK || a->strm.avail_out > 0 ||
+	    (!a->committed && a->strm.total_in_lo32 != a->boundary))
+		return a->committed ? BZ2_ATT_BAD : BZ2_ATT_RETRY;
+	a->committed = true;
+	return BZ2_ATT_MORE;
+}
+
+/* ------------------------------------------------------------------ */
 /* The search                                                          */
 
 /* The 16 bits from bit r of a magic. */
@@ -253,17 +307,17 @@ static void check_word(struct bz2_scan *s, size_t i)
 /* ------------------------------------------------------------------ */
 /* Reading                                                             */
 
-/* Fill the buffer up, or to the end of the input. */
+/* Read more (what a pipe has now: its blocks are scanned as they come),
+ * or find the end of the input. */
 static int fill(struct bz2_scan *s)
 {
 	ssize_t n;
 
-	while (s->len < SCAN_CHUNK && !s->eof) {
+	if (s->len < SCAN_CHUNK && !s->eof) {
 		n = s->read(s->ctx, s->buf + s->len, SCAN_CHUNK - s->len);
 		if (n < 0)
 			return (int)n;
-		if (n == 0)
-			s->eof = true;
+		s->eof = n == 0;
 		s->len += (size_t)n;
 	}
 	memset(s->buf + s->len, 0, SCAN_SLACK);
@@ -306,7 +360,9 @@ int bz2_scan_init(struct bz2_scan *s, bz2_read_fn read, void *ctx,
 		return -ENOMEM;
 	bitmap_init(s->bitmap);
 	memset(first, 0, sizeof(*first));
-	ret = fill(s);
+	do
+		ret = fill(s);
+	while (ret == 0 && s->len < BZ2_LOOK && !s->eof);
 	if (ret < 0) {
 		first->kind = BZ2_CUT_END;
 		first->err = ret;

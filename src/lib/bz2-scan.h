@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * bz2-scan.h - bzip2 at the bit level: cutting the compressed input at
- * every block and end-of-stream magic (at any bit offset), and wrapping a
- * run of bits as a stand-alone single-block stream that libbz2 decodes on
- * its own. A magic may also occur by chance inside a block: the cuts are
- * candidates, which the decoder confirms by decoding.
+ * every block and end-of-stream magic (at any bit offset), wrapping a run
+ * of bits as a stand-alone single-block stream, and decoding that with
+ * libbz2. A magic may also occur by chance inside a block: the cuts are
+ * candidates, which decoding confirms.
  */
 #ifndef BMAP_BZ2_SCAN_H
 #define BMAP_BZ2_SCAN_H
@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+#include <bzlib.h>
 
 #define BZ2_MAGIC_BLOCK 0x314159265359ull
 #define BZ2_MAGIC_EOS   0x177245385090ull
@@ -70,6 +72,30 @@ int bz2_bits_wrap(struct bz2_bits *b, unsigned level, uint32_t crc,
 /* Only write the header (room for it is always there once bits are). */
 void bz2_bits_header(struct bz2_bits *b, unsigned level);
 void bz2_bits_free(struct bz2_bits *b);
+
+/* Decoding a block wrapped as a stand-alone stream. */
+enum bz2_att {
+	BZ2_ATT_MORE,	/* output produced; more to come */
+	BZ2_ATT_DONE,	/* the block is decoded and verified */
+	BZ2_ATT_RETRY,	/* failed before any output: maybe a false cut */
+	BZ2_ATT_BAD,	/* failed after output: corrupt */
+	BZ2_ATT_NOMEM,
+};
+
+struct bz2_attempt {
+	bz_stream strm;
+	bool live;
+	bool committed;		/* output was produced */
+	size_t boundary;	/* input taken when the block ends at its cut */
+};
+
+/* Start on a stream of len bytes (from bz2_bits_wrap, as is boundary). */
+int bz2_attempt_start(struct bz2_attempt *a, unsigned char *in, size_t len,
+		      size_t boundary);
+/* Decode into out; *produced bytes. */
+int bz2_attempt_step(struct bz2_attempt *a, void *out, size_t len,
+		     size_t *produced);
+void bz2_attempt_end(struct bz2_attempt *a);
 
 /* Reads raw input: bytes, 0 at the end, -errno. */
 typedef ssize_t (*bz2_read_fn)(void *ctx, void *buf, size_t len);

@@ -11,7 +11,7 @@
  * CRCs; what follows a stream must be the end or another stream.
  *
  * A magic can occur by chance inside a block. Cut short there, the block
- * fails to decode, and before it produces any output (see attempt_step).
+ * fails to decode, and before it produces any output (see bz2_attempt_step).
  * The reader then finds its true end by decoding it straight from the
  * input bits, joining the following items as needed (see probe), decodes
  * it itself and drops the items inside it. Only a failure of a block that
@@ -220,74 +220,6 @@ static int bz1_open(struct src_input *in, const struct src_decoder_ops **ops,
 }
 
 /* ------------------------------------------------------------------ */
-/* Decoding one block as a stand-alone stream                          */
-
-enum attempt_result {
-	ATT_MORE,	/* output produced; more to come */
-	ATT_DONE,	/* the block is decoded and verified */
-	ATT_RETRY,	/* failed before any output: maybe a false cut */
-	ATT_BAD,	/* failed after output: corrupt */
-	ATT_NOMEM,
-};
-
-struct attempt {
-	bz_stream strm;
-	bool live;
-	bool committed;		/* output was produced */
-	size_t boundary;	/* input taken when the block ends at its cut */
-};
-
-static int attempt_start(struct attempt *a, unsigned char *in, size_t len,
-			 size_t boundary)
-{
-	memset(a, 0, sizeof(*a));
-	if (BZ2_bzDecompressInit(&a->strm, 0, 0) != BZ_OK)
-		return ATT_NOMEM;
-	a->live = true;
-	a->strm.next_in = (char *)in;
-	a->strm.avail_in = (unsigned)len;
-	a->boundary = boundary;
-	return ATT_MORE;
-}
-
-static void attempt_end(struct attempt *a)
-{
-	if (a->live)
-		BZ2_bzDecompressEnd(&a->strm);
-	a->live = false;
-}
-
-/*
- * Decode into out. The whole stream is given at once, so libbz2 stopping
- * with room left in out means the block is incomplete. libbz2 takes input
- * a byte at a time as its bit reader needs it and produces output only
- * once it has read a whole block: when the first output appears, exactly
- * the bytes up to the end of the block have been taken, and a block cut
- * short at a false magic runs on into the trailer after it instead.
- */
-static int attempt_step(struct attempt *a, void *out, size_t len,
-			size_t *produced)
-{
-	int ret;
-
-	if (len > UINT32_MAX)
-		len = UINT32_MAX;
-	a->strm.next_out = out;
-	a->strm.avail_out = (unsigned)len;
-	ret = BZ2_bzDecompress(&a->strm);
-	*produced = len - a->strm.avail_out;
-	if (ret == BZ_MEM_ERROR)
-		return ATT_NOMEM;
-	if (ret == BZ_STREAM_END && a->strm.avail_in == 0)
-		return ATT_DONE;
-	if (ret != BZ_OK || a->strm.avail_out > 0 ||
-	    (!a->committed && a->strm.total_in_lo32 != a->boundary))
-		return a->committed ? ATT_BAD : ATT_RETRY;
-	a->committed = true;
-	return ATT_MORE;
-}
-
-/* ------------------------------------------------------------------ */
 /* Items and output chunks                                             */
 
 /* A chunk of output. Disk images are mostly zeros, which bzip2 packs 45
@@ -347,7 +279,7 @@ struct bz2 {
 	unsigned level;		/* of the current stream */
 	uint32_t combined;	/* CRC of the current stream so far */
 	bool finished;
-	struct attempt local;	/* a block the reader decodes itself */
+	struct bz2_attempt local;	/* a block the reader decodes itself */
 	bool local_active;
 	uint64_t local_end;
 	uint32_t local_crc;
@@ -505,13 +437,13 @@ static struct chunk *output_chunk(struct chunk **c, size_t n)
 static enum item_state item_result(int att)
 {
 	switch (att) {
-	case ATT_DONE:
+	case BZ2_ATT_DONE:
 		return IT_OK;
-	case ATT_RETRY:
+	case BZ2_ATT_RETRY:
 		return IT_RETRY;
-	case ATT_BAD:
+	case BZ2_ATT_BAD:
 		return IT_BAD;
-	case ATT_NOMEM:
+	case BZ2_ATT_NOMEM:
 		return IT_NOMEM;
 	default:
 		return IT_STOPPED;
@@ -521,29 +453,29 @@ static enum item_state item_result(int att)
 /* Decode a block item into its queue, without the lock. */
 static enum item_state decode_item(struct bz2 *d, struct item *it)
 {
-	struct attempt a;
+	struct bz2_attempt a;
 	struct chunk *c = NULL, *q;
 	size_t n;
 	int ret;
 
-	ret = attempt_start(&a, it->seg.buf, it->len, it->boundary);
-	while (ret == ATT_MORE) {
+	ret = bz2_attempt_start(&a, it->seg.buf, it->len, it->boundary);
+	while (ret == BZ2_ATT_MORE) {
 		if (!c && !(c = new_chunk(d))) {
-			ret = ATT_NOMEM;
+			ret = BZ2_ATT_NOMEM;
 			break;
 		}
-		ret = attempt_step(&a, c->data, OUT_CHUNK, &n);
-		if (ret > ATT_DONE || n == 0)
+		ret = bz2_attempt_step(&a, c->data, OUT_CHUNK, &n);
+		if (ret > BZ2_ATT_DONE || n == 0)
 			break;
 		q = output_chunk(&c, n);
 		if (!q)
-			ret = ATT_NOMEM;
+			ret = BZ2_ATT_NOMEM;
 		else if (!queue_chunk(d, it, q))
 			ret = -1;
 	}
 	if (c)
 		drop_chunk(d, c);
-	attempt_end(&a);
+	bz2_attempt_end(&a);
 	return item_result(ret);
 }
 
@@ -738,7 +670,7 @@ static int block_error(struct item *it, struct bmap_err *err)
 /* The block the reader decoded itself is done. */
 static void local_finish(struct bz2 *d)
 {
-	attempt_end(&d->local);
+	bz2_attempt_end(&d->local);
 	d->local_active = false;
 	d->combined = combine_crc(d->combined, d->local_crc);
 	d->expect = d->local_end;
@@ -839,14 +771,14 @@ static int try_joined(struct bz2 *d, struct item *it, void *buf, size_t len,
 
 	if (bz2_bits_wrap(&d->joined, d->level, bz2_cut_crc(&it->cut), &slen,
 			  &boundary) < 0)
-		return ATT_NOMEM;
+		return BZ2_ATT_NOMEM;
 	pthread_mutex_unlock(&d->lock);
-	ret = attempt_start(&d->local, d->joined.buf, slen, boundary);
-	if (ret == ATT_MORE)
-		ret = attempt_step(&d->local, buf, len, n);
+	ret = bz2_attempt_start(&d->local, d->joined.buf, slen, boundary);
+	if (ret == BZ2_ATT_MORE)
+		ret = bz2_attempt_step(&d->local, buf, len, n);
 	pthread_mutex_lock(&d->lock);
-	if (ret > ATT_DONE)
-		attempt_end(&d->local);
+	if (ret > BZ2_ATT_DONE)
+		bz2_attempt_end(&d->local);
 	return ret;
 }
 
@@ -857,16 +789,48 @@ static ssize_t local_begin(struct bz2 *d, struct item *it, int ret, size_t n)
 	d->local_end = it->cut.pos + d->joined.nbits;
 	d->local_crc = bz2_cut_crc(&it->cut);
 	release(d, NULL, it);
-	if (ret == ATT_DONE)
+	if (ret == BZ2_ATT_DONE)
 		local_finish(d);
 	return (ssize_t)n;
 }
 
-static ssize_t retry_failed(struct item *it, int ret, struct bmap_err *err)
+/* Try the joined bits as the head block. *done when they are it, or on
+ * a failure other than a wrong end: the result is then read's. */
+static ssize_t try_block(struct bz2 *d, struct item *it, void *buf,
+			 size_t len, bool *done, struct bmap_err *err)
 {
-	if (ret == ATT_NOMEM)
+	size_t n = 0;
+	int ret = try_joined(d, it, buf, len, &n);
+
+	*done = ret != BZ2_ATT_RETRY && ret != BZ2_ATT_BAD;
+	if (ret == BZ2_ATT_NOMEM)
 		return err_nomem(err);
-	return err_corrupt(err, "bad block or CRC mismatch", it->cut.pos);
+	return *done ? local_begin(d, it, ret, n) : 0;
+}
+
+/* After the probe: the block ends at the peeked item's start or end. Try
+ * the start, unless the probe's byte says the end (a block of one byte may
+ * have misled the probe: then both); then join the peeked item. */
+static ssize_t try_peek(struct bz2 *d, struct item *it, struct item *peek,
+			size_t taken, void *buf, size_t len, bool *done,
+			struct bmap_err *err)
+{
+	ssize_t n;
+
+	*done = false;
+	if ((32 + d->joined.nbits + 7) / 8 != taken) {
+		d->joined.nbits = peek->cut.pos - it->cut.pos;
+		n = try_block(d, it, buf, len, done, err);
+		if (*done)
+			return n;
+		if (bz2_bits_append(&d->joined, peek->seg.buf, 32,
+				    peek->seg.nbits) < 0) {
+			*done = true;
+			return err_nomem(err);
+		}
+	}
+	release(d, it, peek);
+	return 0;
 }
 
 /*
@@ -878,40 +842,30 @@ static ssize_t retry_block(struct bz2 *d, struct item *it, bool alone,
 			   void *buf, size_t len, struct bmap_err *err)
 {
 	struct item *peek;
-	size_t n = 0, taken;
+	size_t taken;
+	bool done = false;
+	ssize_t n;
 	int ret;
 
 	d->joined.nbits = 0;
-	if (alone && bz2_bits_append(&d->joined, it->seg.buf, 32,
-				     it->seg.nbits) < 0)
-		return err_nomem(err);
-	ret = alone ? try_joined(d, it, buf, len, &n) : ATT_RETRY;
-	if (ret <= ATT_DONE || ret == ATT_NOMEM)
-		return ret == ATT_NOMEM ? err_nomem(err) :
-		       local_begin(d, it, ret, n);
+	if (alone) {
+		if (bz2_bits_append(&d->joined, it->seg.buf, 32,
+				    it->seg.nbits) < 0)
+			return err_nomem(err);
+		n = try_block(d, it, buf, len, &done, err);
+		if (done)
+			return n;
+	}
 	ret = probe(d, it, &peek, &taken, err);
 	if (ret < 0)
 		return ret;
-	/* The end is at the peeked item's start if that is in the byte
-	 * where the block ended; a one-byte block may have misled the
-	 * probe into the next block: then either. */
-	if (peek && (32 + d->joined.nbits + 7) / 8 == taken)
-		release(d, it, peek);
-	else if (peek) {
-		d->joined.nbits = peek->cut.pos - it->cut.pos;
-		ret = try_joined(d, it, buf, len, &n);
-		if (ret <= ATT_DONE || ret == ATT_NOMEM)
-			return ret == ATT_NOMEM ? err_nomem(err) :
-			       local_begin(d, it, ret, n);
-		if (bz2_bits_append(&d->joined, peek->seg.buf, 32,
-				    peek->seg.nbits) < 0)
-			return err_nomem(err);
-		release(d, it, peek);
-	}
-	ret = try_joined(d, it, buf, len, &n);
-	if (ret <= ATT_DONE)
-		return local_begin(d, it, ret, n);
-	return retry_failed(it, ret, err);
+	n = peek ? try_peek(d, it, peek, taken, buf, len, &done, err) : 0;
+	if (!done)
+		n = try_block(d, it, buf, len, &done, err);
+	if (!done)
+		return err_corrupt(err, "bad block or CRC mismatch",
+				   it->cut.pos);
+	return n;
 }
 
 /* More of the block the reader decodes itself. */
@@ -922,14 +876,14 @@ static ssize_t local_read(struct bz2 *d, void *buf, size_t len,
 	int ret;
 
 	pthread_mutex_unlock(&d->lock);
-	ret = attempt_step(&d->local, buf, len, &n);
+	ret = bz2_attempt_step(&d->local, buf, len, &n);
 	pthread_mutex_lock(&d->lock);
-	if (ret == ATT_NOMEM)
+	if (ret == BZ2_ATT_NOMEM)
 		return err_nomem(err);
-	if (ret > ATT_DONE)
+	if (ret > BZ2_ATT_DONE)
 		return err_corrupt(err, "bad block or CRC mismatch",
 				   d->local_end);
-	if (ret == ATT_DONE)
+	if (ret == BZ2_ATT_DONE)
 		local_finish(d);
 	return (ssize_t)n;
 }
@@ -1056,7 +1010,7 @@ static void free_all(struct bz2 *d)
 		d->spare = c->next;
 		free_chunk(c);
 	}
-	attempt_end(&d->local);
+	bz2_attempt_end(&d->local);
 	bz2_bits_free(&d->joined);
 	bz2_scan_free(&d->scan);
 	free(d->workers);
