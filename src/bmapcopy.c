@@ -99,18 +99,8 @@ static void parse_args(int argc, char **argv, struct options *o)
 		case 'q':
 			o->quiet = true;
 			break;
-		case 'h':
-			usage();
-			exit(EXIT_OK);
-		case 'V':
-			tool_version();
-			exit(EXIT_OK);
-		case ':':
-			tool_usage_error("option '%s' needs an argument",
-					 argv[optind - 1]);
 		default:
-			tool_usage_error("unknown option '%s'",
-					 argv[optind - 1]);
+			tool_common_option(c, argv, usage);
 		}
 	}
 	if (o->bmap_path && o->nobmap)

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +65,23 @@ void tool_usage_error(const char *fmt, ...)
 void tool_version(void)
 {
 	printf("%s (%s) %s\n", progname, PACKAGE_NAME, PACKAGE_VERSION);
+}
+
+void tool_common_option(int c, char **argv, void (*usage)(void))
+{
+	switch (c) {
+	case 'h':
+		usage();
+		exit(EXIT_OK);
+	case 'V':
+		tool_version();
+		exit(EXIT_OK);
+	case ':':
+		tool_usage_error("option '%s' needs an argument",
+				 argv[optind - 1]);
+	default:
+		tool_usage_error("unknown option '%s'", argv[optind - 1]);
+	}
 }
 
 int tool_write_all(int fd, const void *buf, size_t len)

@@ -18,6 +18,12 @@ void tool_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 __attribute__((noreturn, format(printf, 1, 2)))
 void tool_usage_error(const char *fmt, ...);
 void tool_version(void);
+/* The options every program takes, and getopt's complaints: -h (usage()
+ * and exit 0), -V (version, exit 0), a missing argument or an unknown
+ * option (a usage error, exit 2). For the default: of the option switch;
+ * it does not return. */
+__attribute__((noreturn))
+void tool_common_option(int c, char **argv, void (*usage)(void));
 
 /* Write all of buf to fd; -errno on failure. */
 int tool_write_all(int fd, const void *buf, size_t len);
