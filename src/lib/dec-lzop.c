@@ -12,7 +12,8 @@
  * The input is read exactly as far as the format says, so a block's data
  * lands where it is decoded from. A block that fits in the caller's buffer
  * is decoded straight into it; one that does not is decoded into ours and
- * handed out over the next reads.
+ * handed out over the next reads. Memory: two buffers of the largest
+ * block's size at most (lzop writes 256 KiB blocks; 64 MiB is its limit).
  */
 #include "config.h"
 
@@ -102,7 +103,7 @@ static int lzp_truncated(struct bmap_err *err)
 	return bmap_seterr(err, EIO, "truncated lzop data");
 }
 
-static int lzp_bad_header(struct bmap_err *err, const char *what)
+static int lzp_bad_header(const char *what, struct bmap_err *err)
 {
 	return bmap_seterr(err, EBADMSG, "corrupt lzop header: %s", what);
 }
@@ -185,8 +186,8 @@ static uint32_t lzp_hsum_init(uint32_t flags)
 	return flags & LZP_F_H_CRC32 ? 0 : 1;
 }
 
-static uint32_t lzp_hsum(uint32_t flags, uint32_t sum, unsigned char *p,
-			 size_t n)
+static uint32_t lzp_hsum(uint32_t flags, uint32_t sum,
+			 const unsigned char *p, size_t n)
 {
 	if (flags & LZP_F_H_CRC32)
 		return lzo_crc32(sum, p, n);
@@ -219,18 +220,17 @@ static int lzp_extra(struct lzp *s, uint32_t flags, struct bmap_err *err)
 	if (ret < 0)
 		return ret;
 	if (get_be32(b) != sum)
-		return lzp_bad_header(err, "extra field checksum mismatch");
+		return lzp_bad_header("extra field checksum mismatch", err);
 	return 0;
 }
 
 /* Whether this decoder can take a header whose checksum matched. */
 static int lzp_check_header(const struct lzp_header *h, struct bmap_err *err)
 {
-	const uint32_t c_only = (h->flags & ~(h->flags << 1)) &
-				(LZP_F_ADLER32_C | LZP_F_CRC32_C);
+	const uint32_t f = h->flags;
 
 	if (h->needed < LZP_V_FIRST)
-		return lzp_bad_header(err, "bad version");
+		return lzp_bad_header("bad version", err);
 	if (h->needed > LZP_V_KNOWN)
 		return bmap_seterr(err, EBADMSG, "unsupported lzop data: "
 				   "needs lzop %x.%03x", h->needed >> 12,
@@ -239,17 +239,18 @@ static int lzp_check_header(const struct lzp_header *h, struct bmap_err *err)
 		return bmap_seterr(err, EBADMSG, "unsupported lzop "
 				   "compression method %u", h->method);
 	if (h->level > 9)
-		return lzp_bad_header(err, "bad compression level");
-	if (h->flags & LZP_F_RESERVED)
+		return lzp_bad_header("bad compression level", err);
+	if (f & LZP_F_RESERVED)
 		return bmap_seterr(err, EBADMSG, "unsupported lzop header "
-				   "flags 0x%08lx", (unsigned long)h->flags);
-	if (h->flags & LZP_F_FILTER)
+				   "flags 0x%08lx", (unsigned long)f);
+	if (f & LZP_F_FILTER)
 		return bmap_seterr(err, EBADMSG, "unsupported lzop filter %lu",
 				   (unsigned long)h->filter);
 	/* lzop refuses these too: a stored block would go unchecked. */
-	if (c_only)
-		return lzp_bad_header(err, "compressed-data checksum without "
-				      "the data checksum");
+	if (((f & LZP_F_ADLER32_C) && !(f & LZP_F_ADLER32_D)) ||
+	    ((f & LZP_F_CRC32_C) && !(f & LZP_F_CRC32_D)))
+		return lzp_bad_header("compressed-data checksum without "
+				      "the data checksum", err);
 	return 0;
 }
 
@@ -267,7 +268,7 @@ static int lzp_header_read(struct lzp *s, unsigned char *buf, size_t *len,
 		return ret;
 	h->version = get_be16(p);
 	if (h->version < LZP_V_FIRST)
-		return lzp_bad_header(err, "bad version");
+		return lzp_bad_header("bad version", err);
 	v2 = h->version >= LZP_V_FIELDS;
 	p += 4;
 	/* version needed, method, level, flags */
@@ -310,7 +311,7 @@ static int lzp_header(struct lzp *s, struct bmap_err *err)
 		return ret;
 	sum = lzp_hsum(h.flags, lzp_hsum_init(h.flags), buf, len - 4);
 	if (get_be32(buf + len - 4) != sum)
-		return lzp_bad_header(err, "header checksum mismatch");
+		return lzp_bad_header("header checksum mismatch", err);
 	ret = lzp_check_header(&h, err);
 	if (ret < 0)
 		return ret;
@@ -352,13 +353,23 @@ static int lzp_file(struct lzp *s, struct bmap_err *err)
 /* ------------------------------------------------------------------ */
 /* Blocks                                                              */
 
+/* A checksum field at *p if present (then past it), else 0. */
+static uint32_t lzp_field(bool present, const unsigned char **p)
+{
+	uint32_t v = present ? get_be32(*p) : 0;
+
+	*p += present ? 4 : 0;
+	return v;
+}
+
 /* A block's sizes and checksums; *end at the end-of-file marker. */
 static int lzp_block_header(struct lzp *s, struct lzp_block *b, bool *end,
 			    struct bmap_err *err)
 {
 	const uint32_t f = s->flags;
-	unsigned char buf[16], *p = buf;
-	size_t n;
+	unsigned char buf[16];
+	const unsigned char *p = buf;
+	bool ad, cd, ac, cc;
 	int ret;
 
 	b->at = s->in->consumed;
@@ -378,26 +389,23 @@ static int lzp_block_header(struct lzp *s, struct lzp_block *b, bool *end,
 	if (b->clen == 0 || b->clen > b->dlen)
 		return lzp_corrupt(b, "bad compressed block size", err);
 	/* The compressed data's checksums only if it is not stored as is. */
-	n = !!(f & LZP_F_ADLER32_D) + !!(f & LZP_F_CRC32_D);
-	if (b->clen < b->dlen)
-		n += !!(f & LZP_F_ADLER32_C) + !!(f & LZP_F_CRC32_C);
-	ret = lzp_need(s, buf, 4 * n, err);
+	ad = f & LZP_F_ADLER32_D;
+	cd = f & LZP_F_CRC32_D;
+	ac = (f & LZP_F_ADLER32_C) && b->clen < b->dlen;
+	cc = (f & LZP_F_CRC32_C) && b->clen < b->dlen;
+	ret = lzp_need(s, buf, 4u * ((unsigned)ad + cd + ac + cc), err);
 	if (ret < 0)
 		return ret;
-	if (f & LZP_F_ADLER32_D)
-		b->adler_d = get_be32(p), p += 4;
-	if (f & LZP_F_CRC32_D)
-		b->crc_d = get_be32(p), p += 4;
-	if (b->clen < b->dlen && (f & LZP_F_ADLER32_C))
-		b->adler_c = get_be32(p), p += 4;
-	if (b->clen < b->dlen && (f & LZP_F_CRC32_C))
-		b->crc_c = get_be32(p);
+	b->adler_d = lzp_field(ad, &p);
+	b->crc_d = lzp_field(cd, &p);
+	b->adler_c = lzp_field(ac, &p);
+	b->crc_c = lzp_field(cc, &p);
 	return 0;
 }
 
 /* The checksums the flags ask for: Adler-32 if fa, CRC-32 if fc. */
 static bool lzp_sums_ok(uint32_t flags, uint32_t fa, uint32_t fc,
-			uint32_t adler, uint32_t crc, unsigned char *p,
+			uint32_t adler, uint32_t crc, const unsigned char *p,
 			size_t n)
 {
 	if ((flags & fa) && lzo_adler32(1, p, n) != adler)
