@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 # the tests pack images with, bmap-tools (the reference tool, an oracle).
 packages="gcc make autoconf automake pkg-config libfuse3-dev fuse3
 libarchive-dev libxml2-dev libssl-dev libisal-dev liblzma-dev libbz2-dev
-liblzo2-dev check util-linux mount e2fsprogs coreutils diffutils gzip
+liblzo2-dev zlib1g-dev libzstd-dev check util-linux mount e2fsprogs coreutils diffutils gzip
 pigz bzip2 lbzip2 xz-utils zstd lz4 lzop tar zip bmap-tools"
 
 missing=

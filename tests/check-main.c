@@ -32,6 +32,12 @@ int main(void)
 	srunner_add_suite(sr, xmlwrite_suite());
 	srunner_add_suite(sr, extents_suite());
 	srunner_add_suite(sr, create_suite());
+	srunner_add_suite(sr, ra_gzip_suite());
+	srunner_add_suite(sr, ra_bzip2_suite());
+	srunner_add_suite(sr, ra_xz_suite());
+	srunner_add_suite(sr, ra_zstd_suite());
+	srunner_add_suite(sr, ra_suite());
+	srunner_add_suite(sr, view_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

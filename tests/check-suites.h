@@ -11,5 +11,11 @@ Suite *xmlread_suite(void);
 Suite *xmlwrite_suite(void);
 Suite *extents_suite(void);
 Suite *create_suite(void);
+Suite *ra_gzip_suite(void);
+Suite *ra_bzip2_suite(void);
+Suite *ra_xz_suite(void);
+Suite *ra_zstd_suite(void);
+Suite *ra_suite(void);
+Suite *view_suite(void);
 
 #endif

@@ -290,4 +290,73 @@ int bmap_copy(struct bmap_source *src, const struct bmap *map,
 	      struct bmap_target *dst, const struct bmap_copy_opts *opts,
 	      struct bmap_copy_stats *stats, struct bmap_err *err);
 
+/* ------------------------------------------------------------------ */
+/* Random access into an image                                         */
+
+/*
+ * Any byte range of an image, whatever its packaging (what
+ * bmap_source_open reads), without decoding from the start each time:
+ * seek points where the format has them (gzip windows, bzip2 blocks, xz
+ * blocks, zstd frames), found as the image is first read or loaded from
+ * an index folder, plus a bounded cache of decoded data. Other formats
+ * are decoded from the start, with the cache and a few decoders kept
+ * part-way through. Safe to call from several threads at once.
+ */
+struct bmap_ra;
+
+#define BMAP_RA_CACHE_DEFAULT (256ull << 20)
+#define BMAP_RA_CACHE_MIN (4ull << 20)
+
+struct bmap_ra_opts {
+	uint64_t cache_size;	/* bytes of decoded data kept; 0: default */
+	/* Folder where seek points are kept between runs (made if
+	 * missing), or NULL. */
+	const char *index_dir;
+	unsigned threads;	/* a decoder may use this many (>= 1) */
+};
+
+int bmap_ra_open(struct bmap_ra **ra, const char *path,
+		 const struct bmap_ra_opts *opts, struct bmap_err *err);
+/* "xz, seekable" or "lz4, sequential". */
+const char *bmap_ra_format(const struct bmap_ra *ra);
+/* The image's size when the format's index tells it without decoding,
+ * else BMAP_SIZE_UNKNOWN. */
+uint64_t bmap_ra_size(const struct bmap_ra *ra);
+/* Up to len bytes at off: fewer only at the image's end (0 past it);
+ * -errno with a message on failure (-EIO or -EBADMSG: corrupt data). */
+ssize_t bmap_ra_pread(struct bmap_ra *ra, void *buf, size_t len,
+		      uint64_t off, struct bmap_err *err);
+/* Write the seek points learnt so far to the index folder (if any). */
+int bmap_ra_save_index(struct bmap_ra *ra, struct bmap_err *err);
+/* Close (saving the index first, errors ignored) and free. */
+void bmap_ra_close(struct bmap_ra *ra);
+
+/* ------------------------------------------------------------------ */
+/* A verified view of an image                                         */
+
+/*
+ * An image as its bmap says it is: holes read as zeros without decoding
+ * anything; no byte of a mapped range is returned before the whole range
+ * has matched its checksum (once: the result is remembered). A range
+ * that failed fails every read that touches it; the others still work.
+ * Safe to call from several threads at once.
+ */
+struct bmap_view;
+
+/* map and ra must outlive the view. verify false trusts the data. */
+int bmap_view_open(struct bmap_view **view, struct bmap_ra *ra,
+		   const struct bmap *map, bool verify, struct bmap_err *err);
+void bmap_view_close(struct bmap_view *view);
+/* Up to len bytes at off (fewer only at the image's end).
+ * -EBADMSG: a range failed its check just now, err says which (report
+ * it); -EIO: a range known to be bad, or the data could not be decoded
+ * (err says why). */
+ssize_t bmap_view_read(struct bmap_view *view, void *buf, size_t len,
+		       uint64_t off, struct bmap_err *err);
+/* lseek's SEEK_DATA and SEEK_HOLE from the bmap: the offset, or -ENXIO
+ * (off at or past the image's end; for SEEK_DATA also when no data
+ * follows), -EINVAL for another whence. */
+int64_t bmap_view_seek(const struct bmap_view *view, uint64_t off,
+		       int whence);
+
 #endif /* BMAP_H */

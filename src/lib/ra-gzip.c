@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* ra-gzip.c - seek points in gzip files (not written yet: sequential). */
+#include "config.h"
+
+#include <errno.h>
+
+#include "ra.h"
+
+static int gzip_open(int fd, uint64_t file_size, unsigned threads, void **fmt,
+		   struct bmap_err *err)
+{
+	(void)fd; (void)file_size; (void)threads; (void)fmt; (void)err;
+	return -ENOTSUP;
+}
+
+const struct ra_format_ops ra_gzip_ops = {
+	.name = "gzip",
+	.open = gzip_open,
+};
