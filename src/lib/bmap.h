@@ -290,6 +290,10 @@ int bmap_copy(struct bmap_source *src, const struct bmap *map,
 	      struct bmap_target *dst, const struct bmap_copy_opts *opts,
 	      struct bmap_copy_stats *stats, struct bmap_err *err);
 
+/* The file name bmapfs shows an image under (see name.c): out holds size
+ * bytes; -ENAMETOOLONG when it is too small. */
+int bmap_raw_name(const char *image, char *out, size_t size);
+
 /* ------------------------------------------------------------------ */
 /* Random access into an image                                         */
 

@@ -1,15 +1,582 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* ra.c - random access engine (being written). */
+/*
+ * ra.c - random access into a compressed image: a pool of cursors
+ * (decoders part-way through the image) and a bounded cache of decoded
+ * chunks over the seekable formats of ra-*.c, or over bmap_source for
+ * the rest (decoding from the start).
+ *
+ * A read wants whole chunks. A cached chunk is copied out; a missing one
+ * is decoded by the cursor that gets there cheapest: an idle cursor at or
+ * before it that is at least as far on as the format's last seek point
+ * before it; else, if a busy cursor would be such a one, the read waits
+ * for it (a sequential reader's next chunk is then decoded once, not
+ * twice, and a sequential format is not restarted from 0); else a new
+ * cursor at that seek point.
+ */
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "error.h"
 #include "ra.h"
+#include "ra-index.h"
 
-int bmap_ra_open(struct bmap_ra **ra, const char *path,
+/* Bytes of image in a cached chunk. */
+#define RA_CHUNK (1u << 20)
+/* Cursors kept: enough for a few interleaved sequential readers. */
+#define RA_CURSORS 6
+
+struct chunk {
+	uint64_t idx;
+	size_t len;		/* RA_CHUNK, or fewer for the last chunk */
+	unsigned char *data;
+	struct chunk *prev, *next;	/* LRU list, most recent first */
+	struct chunk *hnext;		/* hash chain */
+};
+
+struct cursor {
+	void *state;		/* NULL: a free slot */
+	uint64_t pos;		/* image offset of its next byte */
+	bool busy;		/* a thread is decoding with it */
+	unsigned long used;	/* tick of last use */
+};
+
+struct bmap_ra {
+	int fd;
+	const struct ra_format_ops *ops;
+	void *fmt;
+	char format[64];
+	char *index_path;	/* NULL: no index kept */
+	uint64_t file_size;
+	struct timespec file_mtime;
+
+	pthread_mutex_t lock;
+	pthread_cond_t changed;	/* a cursor was handed back */
+	struct chunk **hash;
+	size_t nhash;
+	struct chunk *lru_head, *lru_tail;
+	uint64_t cached, cache_max;
+	struct cursor cursors[RA_CURSORS];
+	unsigned long tick;
+	bool saved_dirty;	/* cursors may have found new points */
+};
+
+/* ------------------------------------------------------------------ */
+/* The sequential format: bmap_source from the start.                  */
+
+struct seq {
+	char *path;
+	unsigned threads;
+};
+
+static int seq_open_path(const char *path, unsigned threads, void **fmt,
+			 struct bmap_err *err)
+{
+	struct seq *s = calloc(1, sizeof(*s));
+
+	if (!s || !(s->path = strdup(path))) {
+		free(s);
+		return bmap_seterr(err, ENOMEM, "out of memory");
+	}
+	s->threads = threads;
+	*fmt = s;
+	return 0;
+}
+
+static uint64_t seq_size(void *fmt)
+{
+	(void)fmt;
+	return BMAP_SIZE_UNKNOWN;
+}
+
+static uint64_t seq_point(void *fmt, uint64_t off)
+{
+	(void)fmt;
+	(void)off;
+	return 0;
+}
+
+static int seq_cursor_open(void *fmt, uint64_t off, void **cur,
+			   uint64_t *start, struct bmap_err *err)
+{
+	struct seq *s = fmt;
+	struct bmap_source *src;
+	int ret;
+
+	(void)off;
+	ret = bmap_source_open(&src, s->path, s->threads, err);
+	if (ret < 0)
+		return ret;
+	*cur = src;
+	*start = 0;
+	return 0;
+}
+
+static ssize_t seq_cursor_read(void *cur, void *buf, size_t len,
+			       struct bmap_err *err)
+{
+	return bmap_source_read(cur, buf, len, err);
+}
+
+static void seq_cursor_close(void *cur)
+{
+	bmap_source_close(cur);
+}
+
+static void seq_close(void *fmt)
+{
+	struct seq *s = fmt;
+
+	free(s->path);
+	free(s);
+}
+
+static const struct ra_format_ops seq_ops = {
+	.name = "sequential",
+	.size = seq_size,
+	.point = seq_point,
+	.cursor_open = seq_cursor_open,
+	.cursor_read = seq_cursor_read,
+	.cursor_close = seq_cursor_close,
+	.close = seq_close,
+};
+
+/* ------------------------------------------------------------------ */
+/* Opening: which format                                               */
+
+static const struct ra_format_ops *const seekable[] = {
+	&ra_gzip_ops, &ra_bzip2_ops, &ra_xz_ops, &ra_zstd_ops,
+};
+
+static int pick_format(struct bmap_ra *ra, const char *path,
+		       unsigned threads, struct bmap_err *err)
+{
+	struct bmap_source *src;
+	size_t i;
+	int ret;
+
+	for (i = 0; i < sizeof(seekable) / sizeof(seekable[0]); i++) {
+		ret = seekable[i]->open(ra->fd, ra->file_size, threads,
+					&ra->fmt, err);
+		if (ret == -ENOTSUP)
+			continue;
+		if (ret < 0)
+			return ret;
+		ra->ops = seekable[i];
+		snprintf(ra->format, sizeof(ra->format), "%s, seekable",
+			 ra->ops->name);
+		return 0;
+	}
+	/* Opened once here so that an unreadable or unknown input fails
+	 * now, not at the first read. */
+	ret = bmap_source_open(&src, path, threads, err);
+	if (ret < 0)
+		return ret;
+	snprintf(ra->format, sizeof(ra->format), "%s, sequential",
+		 bmap_source_format(src));
+	bmap_source_close(src);
+	ra->ops = &seq_ops;
+	return seq_open_path(path, threads, &ra->fmt, err);
+}
+
+int bmap_ra_open(struct bmap_ra **rap, const char *path,
 		 const struct bmap_ra_opts *opts, struct bmap_err *err)
 {
-	(void)ra; (void)path; (void)opts;
-	return bmap_seterr(err, ENOSYS, "not written yet");
+	struct bmap_ra *ra;
+	struct stat st;
+	unsigned threads = opts->threads ? opts->threads : 1;
+	int ret;
+
+	ra = calloc(1, sizeof(*ra));
+	if (!ra)
+		return bmap_seterr(err, ENOMEM, "out of memory");
+	ra->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (ra->fd < 0) {
+		ret = bmap_seterr(err, errno, "cannot open %s: %s", path,
+				  strerror(errno));
+		free(ra);
+		return ret;
+	}
+	if (fstat(ra->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		ret = bmap_seterr(err, EINVAL, "%s: not a regular file", path);
+		goto fail;
+	}
+	ra->file_size = (uint64_t)st.st_size;
+	ra->file_mtime = st.st_mtim;
+	ra->cache_max = opts->cache_size ? opts->cache_size :
+		BMAP_RA_CACHE_DEFAULT;
+	if (ra->cache_max < BMAP_RA_CACHE_MIN)
+		ra->cache_max = BMAP_RA_CACHE_MIN;
+	ra->nhash = 4096;
+	ra->hash = calloc(ra->nhash, sizeof(*ra->hash));
+	if (!ra->hash) {
+		ret = bmap_seterr(err, ENOMEM, "out of memory");
+		goto fail;
+	}
+	pthread_mutex_init(&ra->lock, NULL);
+	pthread_cond_init(&ra->changed, NULL);
+	ret = pick_format(ra, path, threads, err);
+	if (ret < 0) {
+		ra->ops = NULL;
+		goto fail;
+	}
+	if (opts->index_dir && ra->ops->load) {
+		ret = ra_index_path(opts->index_dir, path, &st,
+				    &ra->index_path, err);
+		if (ret < 0)
+			goto fail;
+		/* A missing or stale index is no error: points are found
+		 * again as the image is read. */
+		ra_index_load(ra->index_path, ra->ops, ra->fmt);
+	}
+	*rap = ra;
+	return 0;
+fail:
+	bmap_ra_close(ra);
+	return ret;
+}
+
+const char *bmap_ra_format(const struct bmap_ra *ra)
+{
+	return ra->format;
+}
+
+uint64_t bmap_ra_size(const struct bmap_ra *ra)
+{
+	return ra->ops->size(ra->fmt);
+}
+
+/* ------------------------------------------------------------------ */
+/* The cache                                                           */
+
+static struct chunk **hash_slot(struct bmap_ra *ra, uint64_t idx)
+{
+	struct chunk **p = &ra->hash[idx % ra->nhash];
+
+	while (*p && (*p)->idx != idx)
+		p = &(*p)->hnext;
+	return p;
+}
+
+static void lru_unlink(struct bmap_ra *ra, struct chunk *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		ra->lru_head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		ra->lru_tail = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static void lru_push(struct bmap_ra *ra, struct chunk *c)
+{
+	c->prev = NULL;
+	c->next = ra->lru_head;
+	if (ra->lru_head)
+		ra->lru_head->prev = c;
+	ra->lru_head = c;
+	if (!ra->lru_tail)
+		ra->lru_tail = c;
+}
+
+static void chunk_drop(struct bmap_ra *ra, struct chunk *c)
+{
+	*hash_slot(ra, c->idx) = c->hnext;
+	lru_unlink(ra, c);
+	ra->cached -= c->len;
+	free(c->data);
+	free(c);
+}
+
+/* Called locked: the chunk, made most recent, or NULL. */
+static struct chunk *cache_get(struct bmap_ra *ra, uint64_t idx)
+{
+	struct chunk *c = *hash_slot(ra, idx);
+
+	if (c) {
+		lru_unlink(ra, c);
+		lru_push(ra, c);
+	}
+	return c;
+}
+
+/* Called locked: keep c (which the cache then owns). */
+static void cache_put(struct bmap_ra *ra, struct chunk *c)
+{
+	struct chunk **slot = hash_slot(ra, c->idx);
+
+	if (*slot) {		/* another thread got there first */
+		free(c->data);
+		free(c);
+		return;
+	}
+	while (ra->lru_tail && ra->cached + c->len > ra->cache_max)
+		chunk_drop(ra, ra->lru_tail);
+	c->hnext = NULL;
+	*slot = c;
+	lru_push(ra, c);
+	ra->cached += c->len;
+}
+
+/* ------------------------------------------------------------------ */
+/* Cursors                                                             */
+
+/* Called locked. The idle cursor to decode chunk offset off with, or -1;
+ * *wait set when a busy cursor would serve better than anything idle. */
+static int pick_cursor(struct bmap_ra *ra, uint64_t off, uint64_t point,
+		       bool *wait)
+{
+	int best = -1, i;
+
+	*wait = false;
+	for (i = 0; i < RA_CURSORS; i++) {
+		struct cursor *c = &ra->cursors[i];
+
+		if ((!c->state && !c->busy) || c->pos > off || c->pos < point)
+			continue;
+		if (c->busy) {
+			*wait = true;
+			continue;
+		}
+		if (best < 0 || c->pos > ra->cursors[best].pos)
+			best = i;
+	}
+	if (best >= 0)
+		*wait = false;
+	return best;
+}
+
+/* Called locked: a slot for a new cursor (closing the least recently
+ * used idle one if all are taken), or -1 when every cursor is busy. */
+static int free_slot(struct bmap_ra *ra)
+{
+	int i, lru = -1;
+
+	for (i = 0; i < RA_CURSORS; i++) {
+		struct cursor *c = &ra->cursors[i];
+
+		if (!c->state && !c->busy)
+			return i;
+		if (!c->busy && (lru < 0 || c->used < ra->cursors[lru].used))
+			lru = i;
+	}
+	if (lru >= 0) {
+		ra->ops->cursor_close(ra->cursors[lru].state);
+		ra->cursors[lru].state = NULL;
+	}
+	return lru;
+}
+
+/* Read exactly len bytes (fewer only at the end) with a cursor's state;
+ * *pos follows. */
+static ssize_t cursor_fill(struct bmap_ra *ra, void *state, uint64_t *pos,
+			   unsigned char *buf, size_t len,
+			   struct bmap_err *err)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = ra->ops->cursor_read(state, buf + got, len - got,
+						 err);
+		if (n < 0)
+			return n;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+		*pos += (uint64_t)n;
+	}
+	return (ssize_t)got;
+}
+
+/* Decode chunk idx with a cursor's state, at *pos (the cursor is held
+ * busy by this thread, so only it touches them): skip up to the chunk,
+ * then read it. */
+static int decode_chunk(struct bmap_ra *ra, void *state, uint64_t *pos,
+			uint64_t idx, struct chunk **out,
+			struct bmap_err *err)
+{
+	uint64_t off = idx * RA_CHUNK;
+	struct chunk *ch;
+	ssize_t n;
+
+	ch = calloc(1, sizeof(*ch));
+	if (!ch || !(ch->data = malloc(RA_CHUNK))) {
+		free(ch);
+		return bmap_seterr(err, ENOMEM, "out of memory");
+	}
+	n = 0;
+	while (*pos < off) {
+		uint64_t skip = off - *pos;
+
+		n = cursor_fill(ra, state, pos, ch->data,
+				skip < RA_CHUNK ? (size_t)skip : RA_CHUNK, err);
+		if (n <= 0)
+			goto fail;
+	}
+	n = cursor_fill(ra, state, pos, ch->data, RA_CHUNK, err);
+	if (n < 0)
+		goto fail;
+	ch->idx = idx;
+	ch->len = (size_t)n;
+	*out = ch;
+	return 0;
+fail:
+	free(ch->data);
+	free(ch);
+	if (n == 0) {		/* the image ends before the chunk */
+		*out = NULL;
+		return 0;
+	}
+	return (int)n;
+}
+
+/* Called locked, returns locked: make chunk idx cached, or *eof when the
+ * image ends before it. */
+static int fetch_chunk(struct bmap_ra *ra, uint64_t idx, bool *eof,
+		       struct bmap_err *err)
+{
+	uint64_t off = idx * RA_CHUNK;
+	struct cursor *c;
+	struct chunk *ch = NULL;
+	void *state;
+	uint64_t pos, point;
+	bool wait;
+	int i, ret;
+
+	*eof = false;
+	for (;;) {
+
+		if (cache_get(ra, idx))
+			return 0;
+		point = ra->ops->point(ra->fmt, off);
+		i = pick_cursor(ra, off, point, &wait);
+		if (i >= 0 || !wait) {
+			if (i < 0)
+				i = free_slot(ra);
+			if (i >= 0)
+				break;
+		}
+		pthread_cond_wait(&ra->changed, &ra->lock);
+	}
+	c = &ra->cursors[i];
+	c->busy = true;
+	c->used = ++ra->tick;
+	if (!c->state)
+		c->pos = point;	/* where the new one will start */
+	state = c->state;
+	pos = c->pos;
+	pthread_mutex_unlock(&ra->lock);
+
+	ret = 0;
+	if (!state)
+		ret = ra->ops->cursor_open(ra->fmt, off, &state, &pos, err);
+	if (ret == 0)
+		ret = decode_chunk(ra, state, &pos, idx, &ch, err);
+	if (ret < 0 && state) {
+		/* A cursor that failed is in no state to go on. */
+		ra->ops->cursor_close(state);
+		state = NULL;
+	}
+
+	pthread_mutex_lock(&ra->lock);
+	c->busy = false;
+	c->state = state;
+	c->pos = pos;
+	ra->saved_dirty = true;
+	if (ret == 0 && ch)
+		cache_put(ra, ch);
+	else if (ret == 0)
+		*eof = true;
+	pthread_cond_broadcast(&ra->changed);
+	return ret;
+}
+
+ssize_t bmap_ra_pread(struct bmap_ra *ra, void *buf, size_t len,
+		      uint64_t off, struct bmap_err *err)
+{
+	unsigned char *out = buf;
+	size_t done = 0;
+	int ret = 0;
+
+	pthread_mutex_lock(&ra->lock);
+	while (done < len) {
+		uint64_t pos = off + done;
+		uint64_t idx = pos / RA_CHUNK;
+		size_t in = (size_t)(pos % RA_CHUNK), n;
+		struct chunk *c;
+		bool eof;
+
+		c = cache_get(ra, idx);
+		if (!c) {
+			ret = fetch_chunk(ra, idx, &eof, err);
+			if (ret < 0 || eof)
+				break;
+			continue;
+		}
+		if (in >= c->len)
+			break;
+		n = c->len - in;
+		if (n > len - done)
+			n = len - done;
+		memcpy(out + done, c->data + in, n);
+		done += n;
+		if (c->len < RA_CHUNK && in + n == c->len)
+			break;	/* the image's last chunk */
+	}
+	pthread_mutex_unlock(&ra->lock);
+	return ret < 0 ? ret : (ssize_t)done;
+}
+
+/* ------------------------------------------------------------------ */
+/* Closing                                                             */
+
+int bmap_ra_save_index(struct bmap_ra *ra, struct bmap_err *err)
+{
+	int ret;
+
+	if (!ra->index_path || !ra->ops->save)
+		return 0;
+	pthread_mutex_lock(&ra->lock);
+	ret = ra->saved_dirty ? 1 : 0;
+	ra->saved_dirty = false;
+	pthread_mutex_unlock(&ra->lock);
+	if (!ret)
+		return 0;
+	return ra_index_save(ra->index_path, ra->ops, ra->fmt, err);
+}
+
+void bmap_ra_close(struct bmap_ra *ra)
+{
+	int i;
+
+	if (!ra)
+		return;
+	if (ra->ops) {
+		bmap_ra_save_index(ra, NULL);
+		for (i = 0; i < RA_CURSORS; i++)
+			if (ra->cursors[i].state)
+				ra->ops->cursor_close(ra->cursors[i].state);
+		ra->ops->close(ra->fmt);
+	}
+	while (ra->lru_tail)
+		chunk_drop(ra, ra->lru_tail);
+	if (ra->hash) {
+		pthread_mutex_destroy(&ra->lock);
+		pthread_cond_destroy(&ra->changed);
+	}
+	free(ra->hash);
+	free(ra->index_path);
+	close(ra->fd);
+	free(ra);
 }

@@ -58,6 +58,15 @@ void strbuf_add(struct strbuf *sb, const char *s)
 	sb->len += n;
 }
 
+void strbuf_addbytes(struct strbuf *sb, const void *p, size_t n)
+{
+	if (strbuf_grow(sb, n))
+		return;
+	memcpy(sb->buf + sb->len, p, n);
+	sb->len += n;
+	sb->buf[sb->len] = '\0';
+}
+
 void strbuf_addch(struct strbuf *sb, char c, size_t count)
 {
 	if (strbuf_grow(sb, count))

@@ -1,5 +1,259 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* view.c - verified view (being written). */
+/*
+ * view.c - an image as its bmap says it is: holes are zeros that cost
+ * nothing, and a mapped range's bytes are handed out only after the whole
+ * range has matched its checksum. Each range is checked once, by the
+ * first read that touches it (others wanting it wait), and its verdict is
+ * remembered. Decoded data goes through the random-access cache, so the
+ * check usually leaves the range ready to be read.
+ */
 #include "config.h"
 
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "error.h"
 #include "bmap.h"
+
+/* Bytes hashed at a time. */
+#define VIEW_STEP (1u << 20)
+
+enum range_state { R_UNCHECKED, R_CHECKING, R_GOOD, R_BAD };
+
+struct bmap_view {
+	struct bmap_ra *ra;
+	const struct bmap *map;
+	bool verify;
+	unsigned char *state;	/* enum range_state, one per range */
+	pthread_mutex_t lock;
+	pthread_cond_t done;	/* a check ended */
+};
+
+int bmap_view_open(struct bmap_view **viewp, struct bmap_ra *ra,
+		   const struct bmap *map, bool verify, struct bmap_err *err)
+{
+	struct bmap_view *v = calloc(1, sizeof(*v));
+
+	if (v)
+		v->state = calloc(map->nranges ? map->nranges : 1, 1);
+	if (!v || !v->state) {
+		free(v);
+		return bmap_seterr(err, ENOMEM, "out of memory");
+	}
+	v->ra = ra;
+	v->map = map;
+	v->verify = verify && map->digest_len > 0;
+	pthread_mutex_init(&v->lock, NULL);
+	pthread_cond_init(&v->done, NULL);
+	*viewp = v;
+	return 0;
+}
+
+void bmap_view_close(struct bmap_view *v)
+{
+	if (!v)
+		return;
+	pthread_mutex_destroy(&v->lock);
+	pthread_cond_destroy(&v->done);
+	free(v->state);
+	free(v);
+}
+
+static uint64_t range_end(const struct bmap *map, const struct bmap_range *r)
+{
+	return bmap_range_offset(map, r) + bmap_range_length(map, r);
+}
+
+/* The first range that ends after off, or nranges. */
+static size_t range_after(const struct bmap *map, uint64_t off)
+{
+	size_t lo = 0, hi = map->nranges;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (range_end(map, &map->ranges[mid]) <= off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* "blocks 5-9" as the bmap numbers them. */
+static void range_name(const struct bmap_range *r, char *buf, size_t size)
+{
+	if (r->first == r->last)
+		snprintf(buf, size, "block %llu", (unsigned long long)r->first);
+	else
+		snprintf(buf, size, "blocks %llu-%llu",
+			 (unsigned long long)r->first,
+			 (unsigned long long)r->last);
+}
+
+/* Hash range i from the image: 0 when it matches; -EBADMSG (with a
+ * message naming the range) when it does not or cannot be decoded;
+ * another -errno (ENOMEM, ...) when the check could not be made. */
+static int check_range(struct bmap_view *v, size_t i, struct bmap_err *err)
+{
+	const struct bmap_range *r = &v->map->ranges[i];
+	uint64_t off = bmap_range_offset(v->map, r);
+	uint64_t left = bmap_range_length(v->map, r);
+	unsigned char sum[BMAP_DIGEST_MAX];
+	struct bmap_digest *d;
+	struct bmap_err why;
+	unsigned char *buf;
+	char name[64];
+	int ret;
+
+	range_name(r, name, sizeof(name));
+	ret = bmap_digest_new(&d, v->map->checksum_type, err);
+	if (ret < 0)
+		return ret;
+	buf = malloc(VIEW_STEP);
+	if (!buf) {
+		bmap_digest_free(d);
+		return bmap_seterr(err, ENOMEM, "out of memory");
+	}
+	why.msg[0] = '\0';
+	while (left > 0) {
+		size_t want = left < VIEW_STEP ? (size_t)left : VIEW_STEP;
+		ssize_t n = bmap_ra_pread(v->ra, buf, want, off, &why);
+
+		if (n == 0)
+			n = bmap_seterr(&why, EBADMSG,
+					"the image ends before it");
+		if (n < 0) {
+			ret = (int)n;
+			break;
+		}
+		bmap_digest_update(d, buf, (size_t)n);
+		off += (uint64_t)n;
+		left -= (uint64_t)n;
+	}
+	if (ret == 0) {
+		bmap_digest_final(d, sum);
+		if (memcmp(sum, r->digest, v->map->digest_len))
+			ret = bmap_seterr(err, EBADMSG, "%s: checksum mismatch",
+					  name);
+	} else if (ret == -EIO || ret == -EBADMSG) {
+		ret = bmap_seterr(err, EBADMSG, "%s: %s", name, why.msg);
+	} else {
+		ret = bmap_seterr(err, -ret, "%s", why.msg);
+	}
+	free(buf);
+	bmap_digest_free(d);
+	return ret;
+}
+
+/* Range i is known good (0), or why not: -EBADMSG found bad just now
+ * (err says why, once), -EIO known bad from before. */
+static int ensure_checked(struct bmap_view *v, size_t i, struct bmap_err *err)
+{
+	char name[64];
+	int ret;
+
+	if (!v->verify || !v->map->ranges[i].has_digest)
+		return 0;
+	pthread_mutex_lock(&v->lock);
+	while (v->state[i] == R_CHECKING)
+		pthread_cond_wait(&v->done, &v->lock);
+	if (v->state[i] != R_UNCHECKED) {
+		ret = v->state[i] == R_GOOD ? 0 : -EIO;
+		pthread_mutex_unlock(&v->lock);
+		if (ret < 0) {
+			range_name(&v->map->ranges[i], name, sizeof(name));
+			ret = bmap_seterr(err, EIO, "%s failed its check",
+					  name);
+		}
+		return ret;
+	}
+	v->state[i] = R_CHECKING;
+	pthread_mutex_unlock(&v->lock);
+
+	ret = check_range(v, i, err);
+
+	pthread_mutex_lock(&v->lock);
+	/* A check that could not be made (out of memory) is tried again
+	 * by the next read. */
+	v->state[i] = ret == 0 ? R_GOOD :
+		ret == -EBADMSG ? R_BAD : R_UNCHECKED;
+	pthread_cond_broadcast(&v->done);
+	pthread_mutex_unlock(&v->lock);
+	return ret;
+}
+
+ssize_t bmap_view_read(struct bmap_view *v, void *buf, size_t len,
+		       uint64_t off, struct bmap_err *err)
+{
+	const struct bmap *map = v->map;
+	unsigned char *out = buf;
+	uint64_t end, pos = off;
+	size_t i;
+	int ret;
+
+	if (off >= map->image_size)
+		return 0;
+	end = map->image_size - off < len ? map->image_size : off + len;
+	i = range_after(map, pos);
+	while (pos < end) {
+		const struct bmap_range *r = i < map->nranges ?
+			&map->ranges[i] : NULL;
+		uint64_t start = r ? bmap_range_offset(map, r) : end;
+		uint64_t stop;
+		ssize_t n;
+
+		if (pos < start) {	/* a hole */
+			stop = start < end ? start : end;
+			memset(out + (pos - off), 0, stop - pos);
+			pos = stop;
+			continue;
+		}
+		ret = ensure_checked(v, i, err);
+		if (ret < 0)
+			return ret;
+		stop = range_end(map, r) < end ? range_end(map, r) : end;
+		n = bmap_ra_pread(v->ra, out + (pos - off), stop - pos, pos,
+				  err);
+		if (n < 0)
+			return n == -EBADMSG ? -EIO : n;
+		if ((uint64_t)n != stop - pos)
+			return bmap_seterr(err, EIO, "the image ends at %llu, "
+					   "before its bmap says",
+					   (unsigned long long)(pos + n));
+		pos = stop;
+		i++;
+	}
+	return (ssize_t)(end - off);
+}
+
+int64_t bmap_view_seek(const struct bmap_view *v, uint64_t off, int whence)
+{
+	const struct bmap *map = v->map;
+	size_t i;
+	uint64_t end;
+
+	if (whence != SEEK_DATA && whence != SEEK_HOLE)
+		return -EINVAL;
+	if (off >= map->image_size)
+		return -ENXIO;
+	i = range_after(map, off);
+	if (whence == SEEK_DATA) {
+		if (i == map->nranges)
+			return -ENXIO;
+		end = bmap_range_offset(map, &map->ranges[i]);
+		return (int64_t)(end > off ? end : off);
+	}
+	if (i == map->nranges || bmap_range_offset(map, &map->ranges[i]) > off)
+		return (int64_t)off;
+	/* Ranges that touch make one extent of data. */
+	end = range_end(map, &map->ranges[i]);
+	while (++i < map->nranges &&
+	       bmap_range_offset(map, &map->ranges[i]) == end)
+		end = range_end(map, &map->ranges[i]);
+	return (int64_t)end;
+}

@@ -1,0 +1,530 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * bmapfs - mount a (compressed) image and its bmap as a read-only sparse
+ * raw file: holes from the bmap (SEEK_DATA/SEEK_HOLE, st_blocks), every
+ * mapped range checked against its checksum before any of its bytes is
+ * returned, random access through seek points.
+ *
+ * The image and the bmap are opened and checked, and the mount made,
+ * before the daemon detaches, so every error reaches the terminal.
+ */
+#define FUSE_USE_VERSION 312
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <fuse.h>
+#include <fuse_lowlevel.h>
+
+#include "bmap.h"
+#include "tool.h"
+
+struct options {
+	char *bmap;
+	char *cache_size;
+	char *index_dir;
+	int noverify;
+	int help;
+	int version;
+	char *image;
+	int nonopts;
+};
+
+/* What the file system serves: one file. */
+struct fs {
+	const char *image;
+	struct stat image_st;
+	struct bmap map;
+	struct bmap_ra_opts ra_opts;
+	struct bmap_ra *ra;
+	struct bmap_view *view;
+	bool verify;
+	bool foreground;
+	char name[NAME_MAX + 1];
+	char path[NAME_MAX + 2];	/* "/" name */
+};
+
+enum { KEY_HELP, KEY_VERSION };
+
+#define OPT(t, f) { t, offsetof(struct options, f), 1 }
+static const struct fuse_opt option_spec[] = {
+	{ "--bmap %s", offsetof(struct options, bmap), 0 },
+	{ "--bmap=%s", offsetof(struct options, bmap), 0 },
+	{ "-b %s", offsetof(struct options, bmap), 0 },
+	{ "cache_size=%s", offsetof(struct options, cache_size), 0 },
+	{ "index_dir=%s", offsetof(struct options, index_dir), 0 },
+	OPT("noverify", noverify),
+	FUSE_OPT_KEY("-h", KEY_HELP),
+	FUSE_OPT_KEY("--help", KEY_HELP),
+	FUSE_OPT_KEY("-V", KEY_VERSION),
+	FUSE_OPT_KEY("--version", KEY_VERSION),
+	FUSE_OPT_END
+};
+
+static void usage(void)
+{
+	printf("Usage: bmapfs [OPTION]... IMAGE MOUNTPOINT\n"
+	       "Mount IMAGE (plain, gzip, bzip2, xz, zstd, lz4, lzo, or inside "
+	       "a tar or zip\narchive) with its bmap as one read-only sparse "
+	       "file, NAME.raw, whose holes\nlseek(SEEK_DATA/SEEK_HOLE) "
+	       "reports and whose ranges are checked against their\n"
+	       "checksums before any byte is returned. The bmap is found "
+	       "beside IMAGE as\nbmapcopy finds it. Unmount with "
+	       "'fusermount3 -u MOUNTPOINT'.\n\n"
+	       "  -b, --bmap FILE         use the bmap FILE\n"
+	       "  -o noverify             return data without checking it\n"
+	       "  -o cache_size=SIZE      decoded data kept in memory "
+	       "(default 256M)\n"
+	       "  -o index_dir=DIR        where seek points are kept "
+	       "(default\n"
+	       "                          $XDG_CACHE_HOME/bmapfs; empty: "
+	       "not kept)\n"
+	       "  -f                      stay in the foreground\n"
+	       "  -d                      debug output (implies -f)\n"
+	       "  -h, --help              show this help and exit\n"
+	       "  -V, --version           show the version and exit\n\n"
+	       "Exit status: 0 unmounted cleanly, 1 failure, 2 usage error.\n"
+	       "See bmapfs(1). FUSE options:\n");
+}
+
+static int opt_proc(void *data, const char *arg, int key,
+		    struct fuse_args *outargs)
+{
+	struct options *o = data;
+
+	(void)outargs;
+	switch (key) {
+	case KEY_HELP:
+		o->help = 1;
+		return 0;
+	case KEY_VERSION:
+		o->version = 1;
+		return 0;
+	case FUSE_OPT_KEY_NONOPT:
+		/* IMAGE is ours; MOUNTPOINT goes on to FUSE. */
+		if (o->nonopts++ == 0) {
+			o->image = strdup(arg);
+			return 0;
+		}
+		return 1;
+	default:
+		return 1;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Messages once detached: syslog (and stderr in the foreground).       */
+
+static struct fs *the_fs;
+
+__attribute__((format(printf, 1, 2)))
+static void fs_log(const char *fmt, ...)
+{
+	char msg[BMAP_ERR_MAX + 128];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (the_fs->foreground)
+		tool_error("%s", msg);
+	syslog(LOG_ERR, "%s", msg);
+}
+
+/* ------------------------------------------------------------------ */
+/* The file system                                                     */
+
+static struct fs *fs_of(void)
+{
+	return fuse_get_context()->private_data;
+}
+
+static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+	/* The file never changes: keep what the kernel caches of it, and
+	 * read ahead in large requests. */
+	cfg->kernel_cache = 1;
+	cfg->entry_timeout = cfg->attr_timeout = 3600.0;
+	cfg->negative_timeout = 3600.0;
+	conn->max_readahead = UINT_MAX;
+	return fuse_get_context()->private_data;
+}
+
+static int fs_getattr(const char *path, struct stat *st,
+		      struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of();
+
+	(void)fi;
+	memset(st, 0, sizeof(*st));
+	st->st_uid = fs->image_st.st_uid;
+	st->st_gid = fs->image_st.st_gid;
+	st->st_atim = fs->image_st.st_atim;
+	st->st_mtim = fs->image_st.st_mtim;
+	st->st_ctim = fs->image_st.st_ctim;
+	if (!strcmp(path, "/")) {
+		st->st_mode = S_IFDIR | 0555;
+		st->st_nlink = 2;
+		return 0;
+	}
+	if (strcmp(path, fs->path))
+		return -ENOENT;
+	st->st_mode = S_IFREG | 0444;
+	st->st_nlink = 1;
+	st->st_size = (off_t)fs->map.image_size;
+	st->st_blocks = (blkcnt_t)((bmap_mapped_bytes(&fs->map) + 511) / 512);
+	st->st_blksize = 65536;
+	return 0;
+}
+
+static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t fill,
+		      off_t off, struct fuse_file_info *fi,
+		      enum fuse_readdir_flags flags)
+{
+	struct fs *fs = fs_of();
+
+	(void)off;
+	(void)fi;
+	(void)flags;
+	if (strcmp(path, "/"))
+		return -ENOTDIR;
+	fill(buf, ".", NULL, 0, 0);
+	fill(buf, "..", NULL, 0, 0);
+	fill(buf, fs->name, NULL, 0, 0);
+	return 0;
+}
+
+static int fs_open(const char *path, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of();
+
+	if (strcmp(path, fs->path))
+		return path[1] ? -ENOENT : -EISDIR;
+	if ((fi->flags & O_ACCMODE) != O_RDONLY)
+		return -EROFS;
+	fi->keep_cache = 1;
+	return 0;
+}
+
+static int fs_read(const char *path, char *buf, size_t len, off_t off,
+		   struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of();
+	struct bmap_err err;
+	ssize_t n;
+
+	(void)path;
+	(void)fi;
+	if (off < 0)
+		return -EINVAL;
+	n = bmap_view_read(fs->view, buf, len, (uint64_t)off, &err);
+	if (n == -EBADMSG) {
+		/* Said once per range: later reads of it get -EIO. */
+		fs_log("%s: %s", fs->name, err.msg);
+		return -EIO;
+	}
+	if (n == -EIO)
+		return -EIO;
+	return (int)n;
+}
+
+static off_t fs_lseek(const char *path, off_t off, int whence,
+		      struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of();
+
+	(void)path;
+	(void)fi;
+	if (off < 0)
+		return -ENXIO;
+	return (off_t)bmap_view_seek(fs->view, (uint64_t)off, whence);
+}
+
+static int fs_statfs(const char *path, struct statvfs *sv)
+{
+	struct fs *fs = fs_of();
+
+	(void)path;
+	memset(sv, 0, sizeof(*sv));
+	sv->f_bsize = sv->f_frsize = 4096;
+	sv->f_blocks = (bmap_mapped_bytes(&fs->map) + 4095) / 4096;
+	sv->f_files = 2;
+	sv->f_namemax = NAME_MAX;
+	return 0;
+}
+
+static void fs_destroy(void *data)
+{
+	struct fs *fs = data;
+	struct bmap_err err;
+
+	if (fs->ra && bmap_ra_save_index(fs->ra, &err) < 0)
+		fs_log("%s", err.msg);
+}
+
+static const struct fuse_operations fs_ops = {
+	.init = fs_init,
+	.getattr = fs_getattr,
+	.readdir = fs_readdir,
+	.open = fs_open,
+	.read = fs_read,
+	.lseek = fs_lseek,
+	.statfs = fs_statfs,
+	.destroy = fs_destroy,
+};
+
+/* ------------------------------------------------------------------ */
+/* Setting up                                                          */
+
+/* "64M", "1G", "65536": bytes. */
+static int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	unsigned shift = 0;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || *s == '-')
+		return -1;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	default: break;
+	}
+	if (*end || v > (UINT64_MAX >> shift))
+		return -1;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+/* The default index folder: $XDG_CACHE_HOME/bmapfs or ~/.cache/bmapfs. */
+static char *default_index_dir(void)
+{
+	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	char *dir = NULL;
+
+	if (xdg && xdg[0] == '/') {
+		if (asprintf(&dir, "%s/bmapfs", xdg) < 0)
+			dir = NULL;
+	} else if (home && home[0] == '/') {
+		if (asprintf(&dir, "%s/.cache/bmapfs", home) < 0)
+			dir = NULL;
+	}
+	return dir;
+}
+
+/* Open the bmap, the image and the view; all errors are printed. */
+static int open_image(struct fs *fs, const struct options *o)
+{
+	struct bmap_err err;
+	char *found = NULL;
+	const char *bmap_path = o->bmap;
+	uint64_t size;
+	int ret;
+
+	if (stat(fs->image, &fs->image_st) < 0) {
+		tool_error("cannot open %s: %s", fs->image, strerror(errno));
+		return -1;
+	}
+	if (!bmap_path) {
+		bmap_path = found = tool_find_bmap(fs->image);
+		if (!bmap_path) {
+			tool_error("no bmap found for %s (give one with "
+				   "--bmap)", fs->image);
+			return -1;
+		}
+	}
+	ret = bmap_read_file(&fs->map, bmap_path, &err);
+	free(found);
+	if (ret < 0) {
+		tool_error("%s", err.msg);
+		return -1;
+	}
+	if (bmap_ra_open(&fs->ra, fs->image, &fs->ra_opts, &err) < 0) {
+		tool_error("%s", err.msg);
+		return -1;
+	}
+	size = bmap_ra_size(fs->ra);
+	if (size != BMAP_SIZE_UNKNOWN && size != fs->map.image_size) {
+		tool_error("%s holds %llu bytes but its bmap says %llu",
+			   fs->image, (unsigned long long)size,
+			   (unsigned long long)fs->map.image_size);
+		return -1;
+	}
+	if (bmap_view_open(&fs->view, fs->ra, &fs->map, fs->verify,
+			   &err) < 0) {
+		tool_error("%s", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+static void close_image(struct fs *fs)
+{
+	bmap_view_close(fs->view);
+	bmap_ra_close(fs->ra);
+	fs->view = NULL;
+	fs->ra = NULL;
+}
+
+static int check_mountpoint(const char *dir)
+{
+	struct stat st;
+
+	if (!dir) {
+		tool_usage_error("no mount point given");
+		return -1;
+	}
+	if (stat(dir, &st) < 0) {
+		tool_error("cannot mount on %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		tool_error("cannot mount on %s: not a directory", dir);
+		return -1;
+	}
+	return 0;
+}
+
+/* Options to struct fs; the FUSE ones stay in args. */
+static int setup(struct fs *fs, struct options *o, struct fuse_args *args)
+{
+	char *abs;
+
+	if (!o->image)
+		tool_usage_error("no image given");
+	/* Absolute: the daemon works from "/". */
+	abs = realpath(o->image, NULL);
+	if (!abs) {
+		tool_error("cannot open %s: %s", o->image, strerror(errno));
+		return -1;
+	}
+	free(o->image);
+	o->image = abs;
+	fs->image = o->image;
+	fs->verify = !o->noverify;
+	fs->ra_opts.threads = 2;
+	if (o->cache_size &&
+	    parse_size(o->cache_size, &fs->ra_opts.cache_size) < 0)
+		tool_usage_error("bad cache_size: %s", o->cache_size);
+	if (!o->index_dir)
+		o->index_dir = default_index_dir();
+	fs->ra_opts.index_dir = o->index_dir && o->index_dir[0] ?
+		o->index_dir : NULL;
+	if (bmap_raw_name(fs->image, fs->name, sizeof(fs->name)) < 0) {
+		tool_error("%s: name too long", fs->image);
+		return -1;
+	}
+	snprintf(fs->path, sizeof(fs->path), "/%s", fs->name);
+	/* Read-only whatever the user asks. */
+	if (fuse_opt_add_arg(args, "-oro,default_permissions,"
+			     "fsname=bmapfs,subtype=bmapfs") < 0)
+		return -1;
+	return 0;
+}
+
+static int serve(struct fs *fs, struct fuse_args *args,
+		 struct fuse_cmdline_opts *cmd)
+{
+	struct fuse_loop_config *loop;
+	struct fuse *f;
+	struct bmap_err err;
+	int ret = EXIT_FAIL;
+
+	f = fuse_new(args, &fs_ops, sizeof(fs_ops), fs);
+	if (!f)
+		return EXIT_USAGE;	/* libfuse said why */
+	if (fuse_mount(f, cmd->mountpoint) < 0)
+		goto out;
+	/* Threads do not survive the fork: the image is opened again in the
+	 * daemon (it was checked a moment ago). */
+	close_image(fs);
+	if (fuse_daemonize(cmd->foreground) < 0)
+		goto unmount;
+	if (bmap_ra_open(&fs->ra, fs->image, &fs->ra_opts, &err) < 0 ||
+	    bmap_view_open(&fs->view, fs->ra, &fs->map, fs->verify,
+			   &err) < 0) {
+		fs_log("%s", err.msg);
+		goto unmount;
+	}
+	if (fuse_set_signal_handlers(fuse_get_session(f)) < 0)
+		goto unmount;
+	if (cmd->singlethread) {
+		ret = fuse_loop(f);
+	} else {
+		loop = fuse_loop_cfg_create();
+		if (!loop)
+			goto signals;
+		fuse_loop_cfg_set_clone_fd(loop, cmd->clone_fd);
+		fuse_loop_cfg_set_max_threads(loop, cmd->max_threads);
+		fuse_loop_cfg_set_idle_threads(loop, cmd->max_idle_threads);
+		ret = fuse_loop_mt(f, loop);
+		fuse_loop_cfg_destroy(loop);
+	}
+	ret = ret == 0 ? EXIT_OK : EXIT_FAIL;
+signals:
+	fuse_remove_signal_handlers(fuse_get_session(f));
+unmount:
+	fuse_unmount(f);
+out:
+	fuse_destroy(f);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts cmd = { 0 };
+	struct options o = { 0 };
+	struct fs fs = { 0 };
+	int ret = EXIT_FAIL;
+
+	tool_init("bmapfs", NULL);
+	bmap_init(&fs.map);
+	the_fs = &fs;
+	if (fuse_opt_parse(&args, &o, option_spec, opt_proc) < 0)
+		return EXIT_USAGE;
+	if (o.help) {
+		usage();
+		fuse_lib_help(&args);
+		ret = EXIT_OK;
+		goto out;
+	}
+	if (o.version) {
+		tool_version();
+		ret = EXIT_OK;
+		goto out;
+	}
+	if (fuse_parse_cmdline(&args, &cmd) < 0) {
+		ret = EXIT_USAGE;
+		goto out;
+	}
+	fs.foreground = cmd.foreground;
+	openlog("bmapfs", LOG_PID, LOG_DAEMON);
+	if (setup(&fs, &o, &args) < 0 || check_mountpoint(cmd.mountpoint) < 0 ||
+	    open_image(&fs, &o) < 0)
+		goto out;
+	ret = serve(&fs, &args, &cmd);
+out:
+	close_image(&fs);
+	bmap_free(&fs.map);
+	free(cmd.mountpoint);
+	free(o.image);
+	free(o.bmap);
+	free(o.cache_size);
+	free(o.index_dir);
+	fuse_opt_free_args(&args);
+	return ret;
+}
