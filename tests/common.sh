@@ -369,3 +369,109 @@ COPY_IMAGE_RANGES="0
 512
 1020-1031
 1536"
+
+# ---------------------------------------------------------------------
+# bmapfs mounts
+
+BMAPFS=$top_builddir/src/bmapfs
+
+# need_fuse: skip unless FUSE can be used here.
+need_fuse() {
+	[ -c /dev/fuse ] || skip "no /dev/fuse on this machine"
+	need_cmd fusermount3 fuse3
+	need_cmd mountpoint util-linux
+}
+
+# fs_mount MNT ARGS...: run bmapfs -f ARGS... MNT in the background, its
+# output in $WORK/bmapfs.log, and wait (at most 20 s) for the mount; it
+# is unmounted and the daemon reaped on exit. FS_PID is the daemon.
+fs_mount() {
+	_mnt=$1
+	shift
+	mkdir -p "$_mnt"
+	"$BMAPFS" -f "$@" "$_mnt" >>"$WORK/bmapfs.log" 2>&1 &
+	FS_PID=$!
+	on_cleanup "fs_umount '$_mnt' $FS_PID"
+	_i=0
+	while ! mountpoint -q "$_mnt"; do
+		if ! kill -0 "$FS_PID" 2>/dev/null; then
+			sed 's/^/  | /' "$WORK/bmapfs.log" >&2
+			fail "bmapfs exited before mounting $_mnt"
+		fi
+		[ "$_i" -lt 200 ] || fail "bmapfs did not mount $_mnt in 20 s"
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+}
+
+# fs_umount MNT PID: unmount MNT (lazily if busy) and wait for PID.
+fs_umount() {
+	if mountpoint -q "$1"; then
+		fusermount3 -u "$1" 2>/dev/null || fusermount3 -uz "$1" || :
+	fi
+	wait_exit "$2" 10 || kill "$2" 2>/dev/null || :
+	wait "$2" 2>/dev/null || :
+}
+
+# hole_walk FILE: the data extents lseek(SEEK_DATA/SEEK_HOLE) reports, one
+# "start-end" (bytes, end exclusive) a line.
+hole_walk() {
+	/usr/bin/python3 - "$1" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+size = os.fstat(fd).st_size
+off = 0
+while off < size:
+    try:
+        d = os.lseek(fd, off, os.SEEK_DATA)
+    except OSError:
+        break
+    h = os.lseek(fd, d, os.SEEK_HOLE)
+    print("%d-%d" % (d, h))
+    off = h
+PY
+}
+
+# bmap_extents BMAP: the data extents BMAP maps, as hole_walk prints them
+# (touching ranges joined; the last one stops at the image's end).
+bmap_extents() {
+	_bs=$(bmap_block_size "$1")
+	_size=$(sed -n 's|.*<ImageSize>[[:space:]]*\([0-9]*\)[[:space:]]*</ImageSize>.*|\1|p' "$1")
+	ranges_of "$1" | awk -F- -v bs="$_bs" -v size="$_size" '
+		{ s = $1 * bs; e = ($NF + 1) * bs; if (e > size) e = size
+		  if (n && s == pe) { pe = e; next }
+		  if (n) printf "%.0f-%.0f\n", ps, pe; ps = s; pe = e; n = 1 }
+		END { if (n) printf "%.0f-%.0f\n", ps, pe }'
+}
+
+# make_tree DIR: a small tree of files to put in a file system: text,
+# pseudo-random binaries of a few sizes (one across many ext4 blocks), an
+# empty file and a subfolder.
+make_tree() {
+	mkdir -p "$1/sub/deeper"
+	seq 1 20000 >"$1/numbers.txt"
+	: >"$1/empty"
+	head -c 1048576 /dev/urandom >"$1/random-1M.bin"
+	head -c 3000000 /dev/urandom >"$1/sub/random-3M.bin"
+	head -c 4097 /dev/urandom >"$1/sub/deeper/odd-size.bin"
+	printf 'hello from inside the image\n' >"$1/sub/deeper/hello.txt"
+}
+
+# make_disk_image FILE TREE: a 48 MiB sparse disk image (about 9 MiB
+# mapped): random bytes in its first 4 KiB (a stand-in for a boot sector),
+# an ext4 file system holding TREE from 1 MiB to 33 MiB (FS_OFFSET,
+# FS_SIZE), and 2 MiB of random data at 40 MiB. FILE.bmap is its bmap.
+FS_OFFSET=1048576
+FS_SIZE=33554432
+make_disk_image() {
+	need_cmd mkfs.ext4 e2fsprogs
+	rm -f "$1"
+	truncate -s 48M "$1"
+	head -c 4096 /dev/urandom | dd of="$1" conv=notrunc status=none
+	mkfs.ext4 -q -F -b 4096 -E offset=$FS_OFFSET,root_owner=0:0 -d "$2" \
+		"$1" $((FS_SIZE / 1024))k >/dev/null ||
+		fail "mkfs.ext4 could not make the test file system"
+	head -c 2097152 /dev/urandom |
+		dd of="$1" bs=1M seek=40 conv=notrunc status=none
+	"$BMAPCREATE" -q -o "$1.bmap" "$1" || fail "bmapcreate failed on $1"
+}

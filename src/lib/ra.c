@@ -31,6 +31,8 @@
 
 /* Bytes of image in a cached chunk. */
 #define RA_CHUNK (1u << 20)
+/* Chunks passed this close before the one wanted are kept. */
+#define RA_KEEP (8ull * RA_CHUNK)
 /* Cursors kept: enough for a few interleaved sequential readers. */
 #define RA_CURSORS 6
 
@@ -150,6 +152,74 @@ static const struct ra_format_ops seq_ops = {
 };
 
 /* ------------------------------------------------------------------ */
+/* A plain image: every offset is a seek point, read with pread.        */
+
+struct raw_cursor {
+	int fd;
+	uint64_t pos;
+};
+
+static uint64_t raw_size(void *fmt)
+{
+	struct stat st;
+
+	if (fstat(*(int *)fmt, &st) < 0)
+		return BMAP_SIZE_UNKNOWN;
+	return (uint64_t)st.st_size;
+}
+
+static uint64_t raw_point(void *fmt, uint64_t off)
+{
+	(void)fmt;
+	return off;
+}
+
+static int raw_cursor_open(void *fmt, uint64_t off, void **cur,
+			   uint64_t *start, struct bmap_err *err)
+{
+	struct raw_cursor *c = malloc(sizeof(*c));
+
+	if (!c)
+		return bmap_seterr(err, ENOMEM, "out of memory");
+	c->fd = *(int *)fmt;
+	c->pos = off;
+	*cur = c;
+	*start = off;
+	return 0;
+}
+
+static ssize_t raw_cursor_read(void *cur, void *buf, size_t len,
+			       struct bmap_err *err)
+{
+	struct raw_cursor *c = cur;
+	ssize_t n;
+
+	do
+		n = pread(c->fd, buf, len, (off_t)c->pos);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return bmap_seterr(err, errno, "cannot read the image: %s",
+				   strerror(errno));
+	c->pos += (uint64_t)n;
+	return n;
+}
+
+static void raw_close(void *fmt)
+{
+	(void)fmt;	/* the engine's own descriptor */
+}
+
+static const struct ra_format_ops raw_ops = {
+	.name = "raw",
+	.size = raw_size,
+	.point = raw_point,
+	.cursor_open = raw_cursor_open,
+	.cursor_read = raw_cursor_read,
+	.cursor_close = free,
+	.close = raw_close,
+};
+
+/* ------------------------------------------------------------------ */
 /* Opening: which format                                               */
 
 static const struct ra_format_ops *const seekable[] = {
@@ -180,6 +250,13 @@ static int pick_format(struct bmap_ra *ra, const char *path,
 	ret = bmap_source_open(&src, path, threads, err);
 	if (ret < 0)
 		return ret;
+	if (bmap_source_seekable_fd(src) >= 0) {
+		bmap_source_close(src);
+		ra->ops = &raw_ops;
+		ra->fmt = &ra->fd;
+		snprintf(ra->format, sizeof(ra->format), "raw");
+		return 0;
+	}
 	snprintf(ra->format, sizeof(ra->format), "%s, sequential",
 		 bmap_source_format(src));
 	bmap_source_close(src);
@@ -290,6 +367,24 @@ static void lru_push(struct bmap_ra *ra, struct chunk *c)
 		ra->lru_tail = c;
 }
 
+static struct chunk *chunk_new(void)
+{
+	struct chunk *ch = calloc(1, sizeof(*ch));
+
+	if (ch && !(ch->data = malloc(RA_CHUNK))) {
+		free(ch);
+		ch = NULL;
+	}
+	return ch;
+}
+
+static void chunk_free(struct chunk *ch)
+{
+	if (ch)
+		free(ch->data);
+	free(ch);
+}
+
 static void chunk_drop(struct bmap_ra *ra, struct chunk *c)
 {
 	*hash_slot(ra, c->idx) = c->hnext;
@@ -317,8 +412,7 @@ static void cache_put(struct bmap_ra *ra, struct chunk *c)
 	struct chunk **slot = hash_slot(ra, c->idx);
 
 	if (*slot) {		/* another thread got there first */
-		free(c->data);
-		free(c);
+		chunk_free(c);
 		return;
 	}
 	while (ra->lru_tail && ra->cached + c->len > ra->cache_max)
@@ -399,46 +493,72 @@ static ssize_t cursor_fill(struct bmap_ra *ra, void *state, uint64_t *pos,
 	return (ssize_t)got;
 }
 
-/* Decode chunk idx with a cursor's state, at *pos (the cursor is held
+/* Read the whole chunk at *pos (chunk-aligned) into ch; 0 (ch->len 0)
+ * when the image ends there. */
+static int read_chunk(struct bmap_ra *ra, void *state, uint64_t *pos,
+		      struct chunk *ch, struct bmap_err *err)
+{
+	ssize_t n;
+
+	ch->idx = *pos / RA_CHUNK;
+	n = cursor_fill(ra, state, pos, ch->data, RA_CHUNK, err);
+	if (n < 0)
+		return (int)n;
+	ch->len = (size_t)n;
+	return 0;
+}
+
+/*
+ * Decode chunk idx with a cursor's state, at *pos (the cursor is held
  * busy by this thread, so only it touches them): skip up to the chunk,
- * then read it. */
+ * then read it. Chunks passed within RA_KEEP of it are cached too:
+ * parallel readers (the kernel's readahead among them) ask for nearby
+ * chunks a little out of order, and one that was skipped could
+ * otherwise cost a decode from far back.
+ */
 static int decode_chunk(struct bmap_ra *ra, void *state, uint64_t *pos,
 			uint64_t idx, struct chunk **out,
 			struct bmap_err *err)
 {
 	uint64_t off = idx * RA_CHUNK;
-	struct chunk *ch;
+	struct chunk *ch = chunk_new();
 	ssize_t n;
+	int ret;
 
-	ch = calloc(1, sizeof(*ch));
-	if (!ch || !(ch->data = malloc(RA_CHUNK))) {
-		free(ch);
+	if (!ch)
 		return bmap_seterr(err, ENOMEM, "out of memory");
-	}
-	n = 0;
+	*out = NULL;
 	while (*pos < off) {
 		uint64_t skip = off - *pos;
 
-		n = cursor_fill(ra, state, pos, ch->data,
-				skip < RA_CHUNK ? (size_t)skip : RA_CHUNK, err);
-		if (n <= 0)
-			goto fail;
+		if (*pos % RA_CHUNK == 0 && skip <= RA_KEEP) {
+			ret = read_chunk(ra, state, pos, ch, err);
+			if (ret < 0 || ch->len < RA_CHUNK)
+				goto done;
+			pthread_mutex_lock(&ra->lock);
+			cache_put(ra, ch);
+			pthread_mutex_unlock(&ra->lock);
+			ch = chunk_new();
+			if (!ch)
+				return bmap_seterr(err, ENOMEM, "out of memory");
+			continue;
+		}
+		if (skip > RA_CHUNK - *pos % RA_CHUNK)
+			skip = RA_CHUNK - *pos % RA_CHUNK;
+		n = cursor_fill(ra, state, pos, ch->data, (size_t)skip, err);
+		if (n <= 0) {
+			ret = (int)n;	/* 0: the image ends before it */
+			goto done;
+		}
 	}
-	n = cursor_fill(ra, state, pos, ch->data, RA_CHUNK, err);
-	if (n < 0)
-		goto fail;
-	ch->idx = idx;
-	ch->len = (size_t)n;
-	*out = ch;
-	return 0;
-fail:
-	free(ch->data);
-	free(ch);
-	if (n == 0) {		/* the image ends before the chunk */
-		*out = NULL;
+	ret = read_chunk(ra, state, pos, ch, err);
+	if (ret == 0 && ch->len > 0) {
+		*out = ch;
 		return 0;
 	}
-	return (int)n;
+done:
+	chunk_free(ch);
+	return ret;
 }
 
 /* Called locked, returns locked: make chunk idx cached, or *eof when the
