@@ -5,7 +5,9 @@
 # runs (run in turn, A B A B ...), and the ratio ours / reference.
 #
 # usage: contrib/bench.sh [-n RUNS] [DATADIR]
-#   FORMATS="raw gz" limits the copy benchmarks to those packagings.
+#   PARTS="create copy fs" (the default) chooses what is measured.
+#   FORMATS="raw gz" limits the copy and bmapfs benchmarks to those
+#   packagings.
 #   DATADIR (default: bench-data in the build dir) holds disk.img and its
 #   compressed forms; they are made with ../shared/bench/make-image.sh
 #   (or $MAKE_IMAGE) when missing. Needs GNU time (apt-get install time).
@@ -45,22 +47,28 @@ row() { # row LABEL OURS REF
         $((om / 1024)) $((rm_ / 1024))
 }
 
+parts=${PARTS:-"create copy fs"}
+has() { case " $parts " in *" $1 "*) return 0 ;; esac; return 1; }
 echo "bench: $runs runs each, $(nproc) cores, image $(du -h --apparent-size "$img" | cut -f1) ($(du -h "$img" | cut -f1) mapped)"
 cat "$img" >/dev/null   # the same warm page cache for everybody
 i=0
+has create || i=$runs
 while [ $i -lt "$runs" ]; do
     measure create12 "$bin/bmapcreate" -o "$tmp/o12.bmap" "$img"
     measure create20 "$bin/bmapcreate" --format 2.0 -o "$tmp/o20.bmap" "$img"
     measure refcreate bmaptool create -o "$tmp/ref.bmap" "$img"
     i=$((i + 1))
 done
-cmp -s "$tmp/o20.bmap" "$tmp/ref.bmap" ||
-    { echo "bench: our 2.0 bmap differs from bmaptool's" >&2; exit 1; }
+if has create; then
+    cmp -s "$tmp/o20.bmap" "$tmp/ref.bmap" ||
+        { echo "bench: our 2.0 bmap differs from bmaptool's" >&2; exit 1; }
+fi
 
 # Copies to a regular file beside the image (the same file system).
 out=$data/bench-out.img
 formats=${FORMATS:-"raw gz bz2 xz zst lz4"}
 for f in $formats; do
+    has copy || break
     src=$img; [ "$f" = raw ] || src=$img.$f
     [ -f "$src" ] || { echo "bench: $src is missing" >&2; exit 1; }
     i=0
@@ -74,8 +82,14 @@ done
 rm -f "$out"
 
 printf '\n%-28s %10s %10s %7s   %10s %10s\n' "task (median)" ours reference ratio "ours mem" "ref mem"
-row "create, format 1.2 (SHA-1)" create12 refcreate
-row "create, format 2.0 (SHA-256)" create20 refcreate
+if has create; then
+    row "create, format 1.2 (SHA-1)" create12 refcreate
+    row "create, format 2.0 (SHA-256)" create20 refcreate
+fi
 for f in $formats; do
+    has copy || break
     row "copy $f to a file" "copy_$f" "refcopy_$f"
 done
+
+has fs || exit 0
+. "$top/contrib/bench-fs.sh"

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -367,21 +368,30 @@ static void lru_push(struct bmap_ra *ra, struct chunk *c)
 		ra->lru_tail = c;
 }
 
+/* Chunk buffers are mapped, not malloc()ed: freed chunks then go back to
+ * the system at once, where malloc's per-thread arenas (a FUSE daemon
+ * has many threads) would keep hundreds of MiB above the cache's size. */
 static struct chunk *chunk_new(void)
 {
 	struct chunk *ch = calloc(1, sizeof(*ch));
+	void *p;
 
-	if (ch && !(ch->data = malloc(RA_CHUNK))) {
+	if (!ch)
+		return NULL;
+	p = mmap(NULL, RA_CHUNK, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
 		free(ch);
-		ch = NULL;
+		return NULL;
 	}
+	ch->data = p;
 	return ch;
 }
 
 static void chunk_free(struct chunk *ch)
 {
 	if (ch)
-		free(ch->data);
+		munmap(ch->data, RA_CHUNK);
 	free(ch);
 }
 
@@ -390,8 +400,7 @@ static void chunk_drop(struct bmap_ra *ra, struct chunk *c)
 	*hash_slot(ra, c->idx) = c->hnext;
 	lru_unlink(ra, c);
 	ra->cached -= c->len;
-	free(c->data);
-	free(c);
+	chunk_free(c);
 }
 
 /* Called locked: the chunk, made most recent, or NULL. */

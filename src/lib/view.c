@@ -21,6 +21,9 @@
 
 /* Bytes hashed at a time. */
 #define VIEW_STEP (1u << 20)
+/* How far decoding runs ahead of hashing while a range is checked: enough
+ * to keep both cores busy, little against the smallest cache. */
+#define AHEAD_MAX (2u * VIEW_STEP)
 
 enum range_state { R_UNCHECKED, R_CHECKING, R_GOOD, R_BAD };
 
@@ -95,6 +98,88 @@ static void range_name(const struct bmap_range *r, char *buf, size_t size)
 			 (unsigned long long)r->last);
 }
 
+/*
+ * Decoding ahead of the hash: while a range is checked, a second thread
+ * reads it through the cache a little ahead of the hashing thread, so
+ * that decoding and hashing overlap. It stops at the first error (the
+ * hashing thread then meets that error itself).
+ */
+struct ahead {
+	struct bmap_ra *ra;
+	uint64_t end;
+	uint64_t pos;		/* decoded up to */
+	uint64_t hashed;	/* hashed up to */
+	bool stop;
+	pthread_mutex_t lock;
+	pthread_cond_t moved;
+	pthread_t thread;
+};
+
+static void *ahead_run(void *arg)
+{
+	struct ahead *a = arg;
+	unsigned char *buf = malloc(VIEW_STEP);
+	struct bmap_err err;
+
+	pthread_mutex_lock(&a->lock);
+	while (buf && !a->stop && a->pos < a->end) {
+		uint64_t pos = a->pos;
+		size_t want = a->end - pos < VIEW_STEP ?
+			(size_t)(a->end - pos) : VIEW_STEP;
+		ssize_t n;
+
+		if (pos - a->hashed >= AHEAD_MAX) {
+			pthread_cond_wait(&a->moved, &a->lock);
+			continue;
+		}
+		pthread_mutex_unlock(&a->lock);
+		n = bmap_ra_pread(a->ra, buf, want, pos, &err);
+		pthread_mutex_lock(&a->lock);
+		if (n <= 0)
+			break;
+		a->pos = pos + (uint64_t)n;
+	}
+	pthread_mutex_unlock(&a->lock);
+	free(buf);
+	return NULL;
+}
+
+/* Start decoding ahead of off; false when it could not start (the check
+ * then simply goes on alone). */
+static bool ahead_start(struct ahead *a, struct bmap_ra *ra, uint64_t off,
+			uint64_t end)
+{
+	*a = (struct ahead){ .ra = ra, .end = end, .pos = off, .hashed = off };
+	if (end - off <= VIEW_STEP)
+		return false;
+	pthread_mutex_init(&a->lock, NULL);
+	pthread_cond_init(&a->moved, NULL);
+	if (pthread_create(&a->thread, NULL, ahead_run, a) == 0)
+		return true;
+	pthread_mutex_destroy(&a->lock);
+	pthread_cond_destroy(&a->moved);
+	return false;
+}
+
+static void ahead_hashed(struct ahead *a, uint64_t off)
+{
+	pthread_mutex_lock(&a->lock);
+	a->hashed = off;
+	pthread_cond_signal(&a->moved);
+	pthread_mutex_unlock(&a->lock);
+}
+
+static void ahead_stop(struct ahead *a)
+{
+	pthread_mutex_lock(&a->lock);
+	a->stop = true;
+	pthread_cond_signal(&a->moved);
+	pthread_mutex_unlock(&a->lock);
+	pthread_join(a->thread, NULL);
+	pthread_mutex_destroy(&a->lock);
+	pthread_cond_destroy(&a->moved);
+}
+
 /* Hash range i from the image: 0 when it matches; -EBADMSG (with a
  * message naming the range) when it does not or cannot be decoded;
  * another -errno (ENOMEM, ...) when the check could not be made. */
@@ -106,6 +191,8 @@ static int check_range(struct bmap_view *v, size_t i, struct bmap_err *err)
 	unsigned char sum[BMAP_DIGEST_MAX];
 	struct bmap_digest *d;
 	struct bmap_err why;
+	struct ahead ahead;
+	bool helped;
 	unsigned char *buf;
 	char name[64];
 	int ret;
@@ -120,6 +207,7 @@ static int check_range(struct bmap_view *v, size_t i, struct bmap_err *err)
 		return bmap_seterr(err, ENOMEM, "out of memory");
 	}
 	why.msg[0] = '\0';
+	helped = ahead_start(&ahead, v->ra, off, off + left);
 	while (left > 0) {
 		size_t want = left < VIEW_STEP ? (size_t)left : VIEW_STEP;
 		ssize_t n = bmap_ra_pread(v->ra, buf, want, off, &why);
@@ -134,7 +222,11 @@ static int check_range(struct bmap_view *v, size_t i, struct bmap_err *err)
 		bmap_digest_update(d, buf, (size_t)n);
 		off += (uint64_t)n;
 		left -= (uint64_t)n;
+		if (helped)
+			ahead_hashed(&ahead, off);
 	}
+	if (helped)
+		ahead_stop(&ahead);
 	if (ret == 0) {
 		bmap_digest_final(d, sum);
 		if (memcmp(sum, r->digest, v->map->digest_len))
