@@ -154,7 +154,10 @@ done
 
 if [ -n "$BMAPTOOL" ] && [ -x "$BMAPTOOL" ]; then
 	step "the reference bmaptool sees the holes of a mount"
-	"$BMAPTOOL" create -o "$WORK/ref.bmap" "$raw" 2>"$WORK/ref.err" ||
+	# Through a link: bmaptool makes a scratch file beside the image it
+	# scans, which a read-only mount does not allow.
+	ln -s "$raw" "$WORK/link.raw"
+	"$BMAPTOOL" create -o "$WORK/ref.bmap" "$WORK/link.raw" 2>"$WORK/ref.err" ||
 		{ cat "$WORK/ref.err" >&2; fail "bmaptool create failed"; }
 	assert_same_ranges "$img.bmap" "$WORK/ref.bmap" "bmaptool create"
 else

@@ -227,6 +227,30 @@ static const struct ra_format_ops *const seekable[] = {
 	&ra_gzip_ops, &ra_bzip2_ops, &ra_xz_ops, &ra_zstd_ops,
 };
 
+/* Does the decoded stream start like a tar or zip archive? Then the
+ * image is a file inside it, which only the sequential path (through
+ * libarchive) finds. */
+static bool holds_archive(const struct ra_format_ops *ops, void *fmt)
+{
+	unsigned char head[512];
+	size_t got = 0;
+	uint64_t start;
+	void *cur;
+	ssize_t n = 1;
+
+	if (ops->cursor_open(fmt, 0, &cur, &start, NULL) < 0)
+		return false;
+	while (got < sizeof(head) && n > 0) {
+		n = ops->cursor_read(cur, head + got, sizeof(head) - got, NULL);
+		if (n > 0)
+			got += (size_t)n;
+	}
+	ops->cursor_close(cur);
+	if (got >= 4 && !memcmp(head, "PK\3\4", 4))
+		return true;
+	return got == sizeof(head) && !memcmp(head + 257, "ustar", 5);
+}
+
 static int pick_format(struct bmap_ra *ra, const char *path,
 		       unsigned threads, struct bmap_err *err)
 {
@@ -241,6 +265,11 @@ static int pick_format(struct bmap_ra *ra, const char *path,
 			continue;
 		if (ret < 0)
 			return ret;
+		if (holds_archive(seekable[i], ra->fmt)) {
+			seekable[i]->close(ra->fmt);
+			ra->fmt = NULL;
+			break;
+		}
 		ra->ops = seekable[i];
 		snprintf(ra->format, sizeof(ra->format), "%s, seekable",
 			 ra->ops->name);
