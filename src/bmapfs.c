@@ -355,6 +355,7 @@ static int open_image(struct fs *fs, const struct options *o)
 		tool_error("%s", err.msg);
 		return -1;
 	}
+	fs->ra_opts.image_size = fs->map.image_size;
 	if (bmap_ra_open(&fs->ra, fs->image, &fs->ra_opts, &err) < 0) {
 		tool_error("%s", err.msg);
 		return -1;
@@ -419,6 +420,7 @@ static int setup(struct fs *fs, struct options *o, struct fuse_args *args)
 	fs->image = o->image;
 	fs->verify = !o->noverify;
 	fs->ra_opts.threads = 2;
+	fs->ra_opts.image_size = 0;	/* set once the bmap is read */
 	if (o->cache_size &&
 	    parse_size(o->cache_size, &fs->ra_opts.cache_size) < 0)
 		tool_usage_error("bad cache_size: %s", o->cache_size);

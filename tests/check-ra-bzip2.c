@@ -4,28 +4,406 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check-suites.h"
+#include "check-util.h"
 #include "ra.h"
+#include "strbuf.h"
+
+
+/* The image: pieces of noise, text and zeros; bzip2 -1 makes blocks of
+ * 100 kB of input, so it has dozens of them (a run of zeros packs 5 MB
+ * to a block). */
+#define IMG_SIZE (9u << 20)
+#define HALF (IMG_SIZE / 2)
+
+static unsigned char *img;
+
+static void make_image(void)
+{
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	size_t i;
+
+	img = calloc(1, IMG_SIZE);
+	ck_assert_ptr_nonnull(img);
+	for (i = 0; i < IMG_SIZE; i++) {
+		if (i % (3u << 20) >= (2u << 20))
+			continue;	/* 1 MiB of zeros every 3 MiB */
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		/* noise, or a few letters: some compress, some do not */
+		img[i] = (unsigned char)(i % (1u << 19) < (1u << 18) ? x :
+					 'a' + x % 4);
+	}
+}
+
+static void write_file(const char *name, const void *buf, size_t len)
+{
+	char path[256];
+	FILE *fp;
+
+	cu_scratch_path(path, sizeof(path), name);
+	fp = fopen(path, "wb");
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_uint_eq(fwrite(buf, 1, len, fp), len);
+	ck_assert_int_eq(fclose(fp), 0);
+}
+
+/* Run "prog a op b" on scratch files a and b (b may be NULL). */
+static void run(const char *prog, const char *a, const char *op,
+		const char *b)
+{
+	char pa[256], pb[256] = "", cmd[1024];
+
+	cu_scratch_path(pa, sizeof(pa), a);
+	if (b)
+		cu_scratch_path(pb, sizeof(pb), b);
+	snprintf(cmd, sizeof(cmd), "%s '%s' %s %s%s%s", prog, pa, op,
+		 b ? "'" : "", pb, b ? "'" : "");
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Once, in the runner: the image, one stream, and two streams of its
+ * halves (different levels); and broken copies. */
+static void setup(void)
+{
+	make_image();
+	write_file("img", img, IMG_SIZE);
+	write_file("img.a", img, HALF);
+	write_file("img.b", img + HALF, IMG_SIZE - HALF);
+	run("bzip2 -1 -c", "img", ">", "one.bz2");
+	run("bzip2 -1 -c", "img.a", ">", "multi.bz2");
+	run("bzip2 -2 -c", "img.b", ">>", "multi.bz2");
+	run("gzip -1 -c", "img", ">", "img.gz");
+	run("cp", "one.bz2", "", "trunc.bz2");
+	run("truncate -s -1000", "trunc.bz2", "", NULL);
+}
+
+static void teardown(void)
+{
+	free(img);
+	img = NULL;
+}
+
+struct t {
+	int fd;
+	uint64_t size;
+	void *fmt;
+};
+
+static int t_open(struct t *t, const char *name, unsigned threads)
+{
+	char path[256];
+	struct stat st;
+
+	cu_scratch_path(path, sizeof(path), name);
+	t->fd = open(path, O_RDONLY);
+	ck_assert_int_ge(t->fd, 0);
+	ck_assert_int_eq(fstat(t->fd, &st), 0);
+	t->size = (uint64_t)st.st_size;
+	t->fmt = NULL;
+	return ra_bzip2_ops.open(t->fd, t->size, threads, &t->fmt, NULL);
+}
+
+static void t_close(struct t *t)
+{
+	if (t->fmt)
+		ra_bzip2_ops.close(t->fmt);
+	close(t->fd);
+}
+
+/* Read [off, off + len) with a new cursor and compare. */
+static void check_at(struct t *t, uint64_t off, size_t len)
+{
+	unsigned char buf[1 << 14];
+	struct bmap_err err;
+	uint64_t start, pos, end = off + len;
+	void *cur;
+	ssize_t n;
+
+	if (end > IMG_SIZE)
+		end = IMG_SIZE;
+	ck_assert_int_eq(ra_bzip2_ops.cursor_open(t->fmt, off, &cur, &start,
+						  &err), 0);
+	ck_assert_uint_le(start, off);
+	ck_assert_uint_eq(ra_bzip2_ops.point(t->fmt, off), start);
+	for (pos = start; pos < end; pos += (uint64_t)n) {
+		n = ra_bzip2_ops.cursor_read(cur, buf, sizeof(buf), &err);
+		ck_assert_msg(n > 0, "read at %llu: %zd %s",
+			      (unsigned long long)pos, n, n < 0 ? err.msg : "");
+		ck_assert_uint_le(pos + (uint64_t)n, IMG_SIZE);
+		ck_assert(memcmp(buf, img + pos, (size_t)n) == 0);
+	}
+	if (off + len > IMG_SIZE) {
+		while ((n = ra_bzip2_ops.cursor_read(cur, buf, sizeof(buf),
+						     &err)) > 0)
+			pos += (uint64_t)n;
+		ck_assert_msg(n == 0, "at the end: %zd %s", n, err.msg);
+		ck_assert_uint_eq(pos, IMG_SIZE);
+	}
+	ra_bzip2_ops.cursor_close(cur);
+}
+
+static const uint64_t offsets[] = {
+	0, 1, 99999, 100000, 1234567, 2u << 20, (2u << 20) + 1, HALF - 1,
+	HALF, HALF + 77, 7000001, IMG_SIZE - 100000, IMG_SIZE - 1,
+	IMG_SIZE, IMG_SIZE + 12345,
+};
+
+static void check_all(struct t *t)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(offsets) / sizeof(offsets[0]); i++)
+		check_at(t, offsets[i], 70000);
+}
 
 START_TEST(test_not_bzip2)
 {
+	struct t t;
 	void *fmt = NULL;
 	int fd = open("/dev/null", O_RDONLY);
 
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(ra_bzip2_ops.open(fd, 0, 1, &fmt, NULL), -ENOTSUP);
 	close(fd);
+	ck_assert_int_eq(t_open(&t, "img.gz", 1), -ENOTSUP);
+	t.fmt = NULL;
+	t_close(&t);
+	ck_assert_int_eq(t_open(&t, "img", 1), -ENOTSUP);
+	t.fmt = NULL;
+	t_close(&t);
+}
+END_TEST
+
+/* Reads from the front only (no size given), then the whole size. */
+START_TEST(test_reads)
+{
+	struct t t;
+
+	ck_assert_int_eq(t_open(&t, "one.bz2", 2), 0);
+	ck_assert_uint_eq(ra_bzip2_ops.size(t.fmt), BMAP_SIZE_UNKNOWN);
+	ck_assert_uint_eq(ra_bzip2_ops.point(t.fmt, 5000000), 0);
+	check_all(&t);
+	/* a point well on: the front was resolved there */
+	ck_assert_uint_gt(ra_bzip2_ops.point(t.fmt, 7000001), 6000000);
+	check_at(&t, 0, IMG_SIZE + 1);
+	ck_assert_uint_eq(ra_bzip2_ops.size(t.fmt), IMG_SIZE);
+	t_close(&t);
+}
+END_TEST
+
+/* With the size given, late offsets come from the end: a cursor near the
+ * end starts close to it, and the data are right. */
+START_TEST(test_from_end)
+{
+	struct t t;
+
+	ck_assert_int_eq(t_open(&t, "one.bz2", 1), 0);
+	ra_bzip2_ops.hint_size(t.fmt, IMG_SIZE);
+	check_at(&t, IMG_SIZE - 10, 100);
+	ck_assert_uint_gt(ra_bzip2_ops.point(t.fmt, IMG_SIZE - 10), 7000000);
+	check_at(&t, 7000001, 5000);
+	check_all(&t);
+	t_close(&t);
+	ck_assert_int_eq(t_open(&t, "multi.bz2", 2), 0);
+	ra_bzip2_ops.hint_size(t.fmt, IMG_SIZE);
+	check_all(&t);
+	t_close(&t);
+}
+END_TEST
+
+START_TEST(test_multistream)
+{
+	struct t t;
+
+	ck_assert_int_eq(t_open(&t, "multi.bz2", 2), 0);
+	check_at(&t, 0, IMG_SIZE + 1);
+	ck_assert_uint_eq(ra_bzip2_ops.size(t.fmt), IMG_SIZE);
+	check_all(&t);
+	t_close(&t);
+}
+END_TEST
+
+START_TEST(test_interleaved)
+{
+	static unsigned char b1[4096], b2[4096];
+	struct bmap_err err;
+	uint64_t s1, s2, p1, p2;
+	void *c1, *c2;
+	struct t t;
+	ssize_t n;
+	int k;
+
+	ck_assert_int_eq(t_open(&t, "one.bz2", 2), 0);
+	ck_assert_int_eq(ra_bzip2_ops.cursor_open(t.fmt, 0, &c1, &s1, &err),
+			 0);
+	ck_assert_int_eq(ra_bzip2_ops.cursor_open(t.fmt, 3000000, &c2, &s2,
+						  &err), 0);
+	p1 = s1;
+	p2 = s2;
+	for (k = 0; k < 600; k++) {
+		n = ra_bzip2_ops.cursor_read(c1, b1, sizeof(b1), &err);
+		ck_assert_int_gt(n, 0);
+		ck_assert(memcmp(b1, img + p1, (size_t)n) == 0);
+		p1 += (uint64_t)n;
+		n = ra_bzip2_ops.cursor_read(c2, b2, sizeof(b2), &err);
+		ck_assert_int_gt(n, 0);
+		ck_assert(memcmp(b2, img + p2, (size_t)n) == 0);
+		p2 += (uint64_t)n;
+	}
+	ra_bzip2_ops.cursor_close(c1);
+	ra_bzip2_ops.cursor_close(c2);
+	t_close(&t);
+}
+END_TEST
+
+static void *reader(void *arg)
+{
+	struct t *t = arg;
+	size_t i, k;
+
+	for (k = 0; k < 3; k++)
+		for (i = 0; i < sizeof(offsets) / sizeof(offsets[0]); i++)
+			check_at(t, offsets[(i * 7 + k) %
+				 (sizeof(offsets) / sizeof(offsets[0]))], 3000);
+	return NULL;
+}
+
+/* Cursors opened on several threads at once, from both ends. */
+START_TEST(test_threads)
+{
+	pthread_t tid[3];
+	struct t t;
+	int k;
+
+	ck_assert_int_eq(t_open(&t, "multi.bz2", 2), 0);
+	ra_bzip2_ops.hint_size(t.fmt, IMG_SIZE);
+	for (k = 0; k < 3; k++)
+		ck_assert_int_eq(pthread_create(&tid[k], NULL, reader, &t), 0);
+	for (k = 0; k < 3; k++)
+		pthread_join(tid[k], NULL);
+	t_close(&t);
+}
+END_TEST
+
+START_TEST(test_save_load)
+{
+	struct strbuf sb;
+	struct bmap_err err;
+	struct t t;
+	char *bad;
+
+	strbuf_init(&sb);
+	ck_assert_int_eq(t_open(&t, "multi.bz2", 2), 0);
+	check_at(&t, 6000000, 1000);
+	ck_assert_int_eq(ra_bzip2_ops.save(t.fmt, &sb), 0);
+	t_close(&t);
+	ck_assert_uint_gt(sb.len, 20);
+
+	ck_assert_int_eq(t_open(&t, "multi.bz2", 2), 0);
+	/* refused: garbage, cut short, another file's, a byte changed */
+	bad = malloc(sb.len);
+	ck_assert_ptr_nonnull(bad);
+	memset(bad, 'x', sb.len);
+	ck_assert_int_eq(ra_bzip2_ops.load(t.fmt, bad, sb.len, &err),
+			 -EINVAL);
+	ck_assert_int_eq(ra_bzip2_ops.load(t.fmt, sb.buf, sb.len - 3, &err),
+			 -EINVAL);
+	ck_assert_int_eq(ra_bzip2_ops.load(t.fmt, sb.buf, 12, &err),
+			 -EINVAL);
+	memcpy(bad, sb.buf, sb.len);
+	bad[20] ^= 0x04;
+	ck_assert_int_ne(ra_bzip2_ops.load(t.fmt, bad, sb.len, &err), 0);
+	free(bad);
+	ck_assert_uint_eq(ra_bzip2_ops.point(t.fmt, 6000000), 0);
+	check_at(&t, 100, 1000);
+
+	ck_assert_int_eq(ra_bzip2_ops.load(t.fmt, sb.buf, sb.len, &err), 0);
+	/* the points came back: no decode needed to find one */
+	ck_assert_uint_gt(ra_bzip2_ops.point(t.fmt, 6000000), 5000000);
+	check_all(&t);
+	t_close(&t);
+	strbuf_free(&sb);
+}
+END_TEST
+
+/* Read everything from off: 0, or a negative errno. */
+static int read_all(struct t *t, uint64_t off, struct bmap_err *err)
+{
+	static unsigned char buf[1 << 16];
+	uint64_t start;
+	void *cur;
+	ssize_t n;
+	int ret;
+
+	ret = ra_bzip2_ops.cursor_open(t->fmt, off, &cur, &start, err);
+	if (ret < 0)
+		return ret;
+	while ((n = ra_bzip2_ops.cursor_read(cur, buf, sizeof(buf), err)) > 0)
+		;
+	ra_bzip2_ops.cursor_close(cur);
+	return (int)n;
+}
+
+START_TEST(test_broken)
+{
+	struct bmap_err err;
+	unsigned char b;
+	struct t t;
+	char path[256];
+	int fd;
+	uint64_t at;
+
+	/* truncated: an error at the end, from the front or the back */
+	ck_assert_int_eq(t_open(&t, "trunc.bz2", 2), 0);
+	ck_assert_int_eq(read_all(&t, 0, &err), -EIO);
+	ck_assert_int_lt(read_all(&t, 5000000, &err), 0);
+	t_close(&t);
+	ck_assert_int_eq(t_open(&t, "trunc.bz2", 1), 0);
+	ra_bzip2_ops.hint_size(t.fmt, IMG_SIZE);
+	ck_assert_int_lt(read_all(&t, 8000000, &err), 0);
+	t_close(&t);
+
+	/* a byte changed in several places: always an error */
+	for (at = 1000; at < 600000; at += 197531) {
+		run("cp", "one.bz2", "", "flip.bz2");
+		cu_scratch_path(path, sizeof(path), "flip.bz2");
+		fd = open(path, O_RDWR);
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_eq(pread(fd, &b, 1, (off_t)at), 1);
+		b ^= 0x10;
+		ck_assert_int_eq(pwrite(fd, &b, 1, (off_t)at), 1);
+		close(fd);
+		ck_assert_int_eq(t_open(&t, "flip.bz2", 2), 0);
+		ck_assert_int_lt(read_all(&t, 0, &err), 0);
+		t_close(&t);
+	}
 }
 END_TEST
 
 Suite *ra_bzip2_suite(void)
 {
 	Suite *s = suite_create("ra-bzip2");
-	TCase *tc = tcase_create("open");
+	TCase *tc = tcase_create("ra-bzip2");
 
+	tcase_add_unchecked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_not_bzip2);
+	tcase_add_test(tc, test_reads);
+	tcase_add_test(tc, test_from_end);
+	tcase_add_test(tc, test_multistream);
+	tcase_add_test(tc, test_interleaved);
+	tcase_add_test(tc, test_threads);
+	tcase_add_test(tc, test_save_load);
+	tcase_add_test(tc, test_broken);
 	suite_add_tcase(s, tc);
 	return s;
 }

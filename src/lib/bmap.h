@@ -317,6 +317,9 @@ struct bmap_ra_opts {
 	 * missing), or NULL. */
 	const char *index_dir;
 	unsigned threads;	/* a decoder may use this many (>= 1) */
+	/* The image's size when known (a bmap's ImageSize), else 0: some
+	 * formats find their seek points faster knowing where the end is. */
+	uint64_t image_size;
 };
 
 int bmap_ra_open(struct bmap_ra **ra, const char *path,

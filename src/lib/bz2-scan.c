@@ -457,3 +457,51 @@ void bz2_scan_free(struct bz2_scan *s)
 	free(s->buf);
 	s->buf = NULL;
 }
+
+/* The magics the word at index i belongs to, in order of their start. */
+static int find_at(const unsigned char *p, size_t len, size_t i, uint64_t lo,
+		   uint64_t hi, bz2_found_fn found, void *ctx)
+{
+	unsigned u = (unsigned)p[i] << 8 | p[i + 1];
+	unsigned kind, r;
+	uint64_t bit;
+	int ret;
+
+	for (r = 16; r-- > 0;)
+		for (kind = 0; kind < 2; kind++) {
+			if (magic_word(kind, r) != u || i * 8 < r)
+				continue;
+			bit = i * 8 - r;
+			if (bit < lo || bit >= hi || bit + 48 > len * 8 ||
+			    peek48(p, bit) != magics[kind])
+				continue;
+			ret = found(ctx, kind == 0 ? BZ2_CUT_BLOCK :
+					       BZ2_CUT_EOS, bit);
+			if (ret)
+				return ret;
+		}
+	return 0;
+}
+
+int bz2_find_magics(const unsigned char *p, size_t len, uint64_t lo,
+		    uint64_t hi, bz2_found_fn found, void *ctx)
+{
+	uint64_t bm[1024];
+	size_t i = (size_t)(lo / 16) * 2, end;
+	int ret;
+
+	if (len < 2 || lo >= hi)
+		return 0;
+	bitmap_init(bm);
+	/* the word of a magic starting just before hi is up to 15 bits on */
+	end = (hi + 7) / 8 + 2 < len - 1 ? (size_t)((hi + 7) / 8 + 2) : len - 1;
+	for (;;) {
+		i = find_word(bm, p, i, end);
+		if (i >= end)
+			return 0;
+		ret = find_at(p, len, i, lo, hi, found, ctx);
+		if (ret)
+			return ret;
+		i += 2;
+	}
+}

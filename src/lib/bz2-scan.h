@@ -124,4 +124,15 @@ int bz2_scan_next(struct bz2_scan *s, struct bz2_bits *seg,
 		  struct bz2_cut *next);
 void bz2_scan_free(struct bz2_scan *s);
 
+/*
+ * Only the search, over bytes in memory: call found(ctx, kind, bit) for
+ * every magic (kind BZ2_CUT_BLOCK or BZ2_CUT_EOS) that starts at a bit in
+ * [lo, hi) and lies wholly in p[0..len), in increasing order of bit. p is
+ * readable for 8 bytes past len. A non-zero return of found stops the
+ * search and is returned.
+ */
+typedef int (*bz2_found_fn)(void *ctx, enum bz2_cut_kind kind, uint64_t bit);
+int bz2_find_magics(const unsigned char *p, size_t len, uint64_t lo,
+		    uint64_t hi, bz2_found_fn found, void *ctx);
+
 #endif

@@ -67,6 +67,9 @@ struct ra_format_ops {
 	 * reads (-EINVAL if it does not fit the file) and never trusts it
 	 * blindly. Both may be NULL: nothing to keep. */
 	int (*save)(void *fmt, struct strbuf *out);
+	/* Optional: the image's exact size (the bmap's), told once after
+	 * open; bzip2 uses it to place blocks counted from the end. */
+	void (*hint_size)(void *fmt, uint64_t size);
 	int (*load)(void *fmt, const void *buf, size_t len,
 		    struct bmap_err *err);
 	void (*close)(void *fmt);
