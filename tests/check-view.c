@@ -128,6 +128,29 @@ START_TEST(test_bad_range_alone)
 }
 END_TEST
 
+START_TEST(test_bad_range_found_ahead)
+{
+	static struct fixture f;
+	static unsigned char buf[6 * BS];
+	struct bmap_err err;
+
+	/* Reading in order sets the scout off on the next range: the bad
+	 * one is still reported, once, by the read that reaches it. */
+	setup(&f, 3, true);
+	ck_assert_int_eq(bmap_view_read(f.view, buf, 6 * BS, 0, &err), 6 * BS);
+	ck_assert(!memcmp(buf, f.image, 6 * BS));
+	usleep(100000);
+	ck_assert_int_eq(bmap_view_read(f.view, buf, BS, 10 * BS, &err),
+			 -EBADMSG);
+	ck_assert_ptr_nonnull(strstr(err.msg, "block 10: checksum mismatch"));
+	ck_assert_int_eq(bmap_view_read(f.view, buf, BS, 10 * BS, &err),
+			 -EIO);
+	ck_assert_int_eq(bmap_view_read(f.view, buf, 100, 20 * BS, &err), 100);
+	ck_assert(!memcmp(buf, f.image + 20 * BS, 100));
+	teardown(&f);
+}
+END_TEST
+
 START_TEST(test_noverify)
 {
 	static struct fixture f;
@@ -226,6 +249,7 @@ Suite *view_suite(void)
 
 	tcase_add_test(tc, test_reads_everything);
 	tcase_add_test(tc, test_bad_range_alone);
+	tcase_add_test(tc, test_bad_range_found_ahead);
 	tcase_add_test(tc, test_noverify);
 	tcase_add_test(tc, test_seek);
 	tcase_add_test(tc, test_no_data_after);

@@ -308,7 +308,11 @@ int bmap_raw_name(const char *image, char *out, size_t size);
  */
 struct bmap_ra;
 
-#define BMAP_RA_CACHE_DEFAULT (256ull << 20)
+/* The default cache: a sixteenth of the memory, within these bounds
+ * (enough, on most machines, for two of a disk image's large ranges:
+ * one being read, the next being checked). */
+#define BMAP_RA_CACHE_DEFAULT_MIN (64ull << 20)
+#define BMAP_RA_CACHE_DEFAULT_MAX (512ull << 20)
 #define BMAP_RA_CACHE_MIN (4ull << 20)
 
 struct bmap_ra_opts {
@@ -333,6 +337,12 @@ uint64_t bmap_ra_size(const struct bmap_ra *ra);
  * -errno with a message on failure (-EIO or -EBADMSG: corrupt data). */
 ssize_t bmap_ra_pread(struct bmap_ra *ra, void *buf, size_t len,
 		      uint64_t off, struct bmap_err *err);
+/* The caller has what it read of [off, off + len) and will not want it
+ * again soon (a reader going through the image in order): the chunks
+ * wholly inside are the first the cache lets go. */
+void bmap_ra_done(struct bmap_ra *ra, uint64_t off, uint64_t len);
+/* The most decoded data the cache keeps, in bytes. */
+uint64_t bmap_ra_cache_size(const struct bmap_ra *ra);
 /* Write the seek points learnt so far to the index folder (if any). */
 int bmap_ra_save_index(struct bmap_ra *ra, struct bmap_err *err);
 /* Close (saving the index first, errors ignored) and free. */

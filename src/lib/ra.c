@@ -294,6 +294,19 @@ static int pick_format(struct bmap_ra *ra, const char *path,
 	return seq_open_path(path, threads, &ra->fmt, err);
 }
 
+static uint64_t default_cache(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+	uint64_t c = pages > 0 && size > 0 ?
+		(uint64_t)pages * (uint64_t)size / 16 : 0;
+
+	if (c < BMAP_RA_CACHE_DEFAULT_MIN)
+		c = BMAP_RA_CACHE_DEFAULT_MIN;
+	if (c > BMAP_RA_CACHE_DEFAULT_MAX)
+		c = BMAP_RA_CACHE_DEFAULT_MAX;
+	return c;
+}
+
 int bmap_ra_open(struct bmap_ra **rap, const char *path,
 		 const struct bmap_ra_opts *opts, struct bmap_err *err)
 {
@@ -319,7 +332,7 @@ int bmap_ra_open(struct bmap_ra **rap, const char *path,
 	ra->file_size = (uint64_t)st.st_size;
 	ra->file_mtime = st.st_mtim;
 	ra->cache_max = opts->cache_size ? opts->cache_size :
-		BMAP_RA_CACHE_DEFAULT;
+		default_cache();
 	if (ra->cache_max < BMAP_RA_CACHE_MIN)
 		ra->cache_max = BMAP_RA_CACHE_MIN;
 	ra->nhash = 4096;
@@ -356,6 +369,11 @@ fail:
 const char *bmap_ra_format(const struct bmap_ra *ra)
 {
 	return ra->format;
+}
+
+uint64_t bmap_ra_cache_size(const struct bmap_ra *ra)
+{
+	return ra->cache_max;
 }
 
 uint64_t bmap_ra_size(const struct bmap_ra *ra)
@@ -432,6 +450,17 @@ static void chunk_drop(struct bmap_ra *ra, struct chunk *c)
 	lru_unlink(ra, c);
 	ra->cached -= c->len;
 	chunk_free(c);
+}
+
+static void lru_push_tail(struct bmap_ra *ra, struct chunk *c)
+{
+	c->next = NULL;
+	c->prev = ra->lru_tail;
+	if (ra->lru_tail)
+		ra->lru_tail->next = c;
+	ra->lru_tail = c;
+	if (!ra->lru_head)
+		ra->lru_head = c;
 }
 
 /* Called locked: the chunk, made most recent, or NULL. */
@@ -696,6 +725,22 @@ ssize_t bmap_ra_pread(struct bmap_ra *ra, void *buf, size_t len,
 	}
 	pthread_mutex_unlock(&ra->lock);
 	return ret < 0 ? ret : (ssize_t)done;
+}
+
+void bmap_ra_done(struct bmap_ra *ra, uint64_t off, uint64_t len)
+{
+	uint64_t idx = (off + RA_CHUNK - 1) / RA_CHUNK;
+	struct chunk *c;
+
+	pthread_mutex_lock(&ra->lock);
+	for (; (idx + 1) * RA_CHUNK <= off + len; idx++) {
+		c = *hash_slot(ra, idx);
+		if (c) {
+			lru_unlink(ra, c);
+			lru_push_tail(ra, c);
+		}
+	}
+	pthread_mutex_unlock(&ra->lock);
 }
 
 /* ------------------------------------------------------------------ */

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,12 @@ struct bmap_view {
 	unsigned char *state;	/* enum range_state, one per range */
 	pthread_mutex_t lock;
 	pthread_cond_t done;	/* a check ended */
+	size_t last;		/* the range read last, or SIZE_MAX */
+	/* The scout: checks the range after the one being read in order. */
+	pthread_t scout;
+	bool scout_started;	/* scout needs joining */
+	bool scout_running;
+	size_t scout_range;
 };
 
 int bmap_view_open(struct bmap_view **viewp, struct bmap_ra *ra,
@@ -50,6 +57,7 @@ int bmap_view_open(struct bmap_view **viewp, struct bmap_ra *ra,
 	v->ra = ra;
 	v->map = map;
 	v->verify = verify && map->digest_len > 0;
+	v->last = SIZE_MAX;
 	pthread_mutex_init(&v->lock, NULL);
 	pthread_cond_init(&v->done, NULL);
 	*viewp = v;
@@ -60,6 +68,8 @@ void bmap_view_close(struct bmap_view *v)
 {
 	if (!v)
 		return;
+	if (v->scout_started)
+		pthread_join(v->scout, NULL);
 	pthread_mutex_destroy(&v->lock);
 	pthread_cond_destroy(&v->done);
 	free(v->state);
@@ -279,12 +289,82 @@ static int ensure_checked(struct bmap_view *v, size_t i, struct bmap_err *err)
 	return ret;
 }
 
+/*
+ * Reading in order (bmapcopy, cp, dd): while range i is read, the next
+ * range is checked in the background, so that its check does not hold
+ * the reader up when it gets there; what the reader has had of range i
+ * is the first the cache lets go. Only when both ranges fit the cache
+ * together, or the check's data would push out what is to be read. A
+ * range the scout finds bad is left unchecked: the reader that gets
+ * there checks it again and reports it.
+ */
+static void *scout_run(void *arg)
+{
+	struct bmap_view *v = arg;
+	size_t j = v->scout_range;
+	int ret = check_range(v, j, NULL);
+
+	pthread_mutex_lock(&v->lock);
+	v->state[j] = ret == 0 ? R_GOOD : R_UNCHECKED;
+	v->scout_running = false;
+	pthread_cond_broadcast(&v->done);
+	pthread_mutex_unlock(&v->lock);
+	return NULL;
+}
+
+/* Called locked, as a read enters range i. */
+static void maybe_scout(struct bmap_view *v, size_t i)
+{
+	const struct bmap *map = v->map;
+	size_t j = i + 1;
+	uint64_t both;
+
+	if (v->last == i)
+		return;
+	if (v->last + 1 != i && !(v->last == SIZE_MAX && i == 0)) {
+		v->last = i;
+		return;		/* not reading in order */
+	}
+	v->last = i;
+	if (!v->verify || j >= map->nranges || !map->ranges[j].has_digest ||
+	    v->state[j] != R_UNCHECKED || v->scout_running)
+		return;
+	both = bmap_range_length(map, &map->ranges[i]) +
+		bmap_range_length(map, &map->ranges[j]);
+	if (both > bmap_ra_cache_size(v->ra))
+		return;
+	if (v->scout_started)
+		pthread_join(v->scout, NULL);
+	v->scout_started = false;
+	v->scout_range = j;
+	v->state[j] = R_CHECKING;
+	if (pthread_create(&v->scout, NULL, scout_run, v) == 0) {
+		v->scout_started = v->scout_running = true;
+	} else {
+		v->state[j] = R_UNCHECKED;
+	}
+}
+
+/* A read of range i: true when it is read in order, and the scout was
+ * set off for the next one. */
+static bool note_read(struct bmap_view *v, size_t i)
+{
+	bool in_order;
+
+	pthread_mutex_lock(&v->lock);
+	maybe_scout(v, i);
+	in_order = v->scout_started && v->scout_range == i + 1;
+	pthread_mutex_unlock(&v->lock);
+	return in_order;
+}
+
 ssize_t bmap_view_read(struct bmap_view *v, void *buf, size_t len,
 		       uint64_t off, struct bmap_err *err)
 {
 	const struct bmap *map = v->map;
 	unsigned char *out = buf;
 	uint64_t end, pos = off;
+	bool in_order;
 	size_t i;
 	int ret;
 
@@ -308,6 +388,7 @@ ssize_t bmap_view_read(struct bmap_view *v, void *buf, size_t len,
 		ret = ensure_checked(v, i, err);
 		if (ret < 0)
 			return ret;
+		in_order = v->verify && note_read(v, i);
 		stop = range_end(map, r) < end ? range_end(map, r) : end;
 		n = bmap_ra_pread(v->ra, out + (pos - off), stop - pos, pos,
 				  err);
@@ -317,6 +398,8 @@ ssize_t bmap_view_read(struct bmap_view *v, void *buf, size_t len,
 			return bmap_seterr(err, EIO, "the image ends at %llu, "
 					   "before its bmap says",
 					   (unsigned long long)(pos + n));
+		if (in_order)
+			bmap_ra_done(v->ra, pos, stop - pos);
 		pos = stop;
 		i++;
 	}
