@@ -448,19 +448,21 @@ static int setup(struct fs *fs, struct options *o, struct fuse_args *args)
  * Best effort: needs root, and goes away with the mount. */
 static void tune_readahead(const char *mountpoint)
 {
-	char line[PATH_MAX + 256], path[96], *real;
-	unsigned maj, min;
+	char line[PATH_MAX + 256], path[96];
+	unsigned maj = 0, min = 0;
 	FILE *f;
 	int found = 0;
 
-	real = realpath(mountpoint, NULL);
+	/* mountpoint is fuse_parse_cmdline's realpath() of it: comparable
+	 * with mountinfo as it is (nothing here may look at the mount). */
 	f = fopen("/proc/self/mountinfo", "re");
-	while (real && f && fgets(line, sizeof(line), f)) {
+	while (f && fgets(line, sizeof(line), f)) {
 		char mnt[PATH_MAX + 1];
 		unsigned a, b;
 
 		if (sscanf(line, "%*u %*u %u:%u %*s %4096s", &a, &b, mnt) == 3 &&
-		    !strcmp(mnt, real) && strstr(line, " - fuse.bmapfs ")) {
+		    !strcmp(mnt, mountpoint) &&
+		    strstr(line, " - fuse.bmapfs ")) {
 			maj = a;
 			min = b;
 			found = 1;	/* the last one is the newest */
@@ -468,7 +470,6 @@ static void tune_readahead(const char *mountpoint)
 	}
 	if (f)
 		fclose(f);
-	free(real);
 	if (!found)
 		return;
 	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb",

@@ -240,6 +240,60 @@ START_TEST(test_index_folder)
 }
 END_TEST
 
+/* The tap: sees what decoders produce, in order per decoder, and is told
+ * when each goes. */
+struct tap_seen {
+	pthread_mutex_t lock;
+	uint64_t bytes;
+	int wrong, open;
+};
+
+struct tap_one {
+	uint64_t next;
+};
+
+static void tap(void *ctx, void **state, uint64_t off,
+		const unsigned char *buf, size_t len)
+{
+	struct tap_seen *seen = ctx;
+	struct tap_one *one = *state;
+
+	pthread_mutex_lock(&seen->lock);
+	if (!buf) {
+		seen->open--;
+		free(one);
+		*state = NULL;
+	} else {
+		if (!one) {
+			one = *state = calloc(1, sizeof(*one));
+			one->next = off;
+			seen->open++;
+		}
+		if (off != one->next || off + len > SIZE ||
+		    memcmp(buf, image + off, len))
+			seen->wrong++;
+		one->next = off + len;
+		seen->bytes += len;
+	}
+	pthread_mutex_unlock(&seen->lock);
+}
+
+START_TEST(test_tap)
+{
+	struct tap_seen seen = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct bmap_ra *ra = open_kind(_i, BMAP_RA_CACHE_MIN, NULL, true);
+
+	bmap_ra_set_tap(ra, tap, &seen);
+	check_at(ra, 6u << 20, 100000);
+	check_at(ra, 1u << 20, 100000);
+	check_at(ra, SIZE - 10, 100);
+	bmap_ra_close(ra);
+	ck_assert_int_eq(seen.wrong, 0);
+	ck_assert_int_eq(seen.open, 0);
+	ck_assert_uint_ge(seen.bytes, (2u << 20) + 777);
+}
+END_TEST
+
 START_TEST(test_not_an_image)
 {
 	struct bmap_ra_opts opts = { .threads = 1 };
@@ -264,6 +318,7 @@ Suite *ra_suite(void)
 	tcase_add_loop_test(tc, test_threads, 0, n);
 	tcase_add_loop_test(tc, test_corrupt, 1, n);
 	tcase_add_loop_test(tc, test_index_folder, 0, n);
+	tcase_add_loop_test(tc, test_tap, 0, n);
 	tcase_add_test(tc, test_not_an_image);
 	suite_add_tcase(s, tc);
 	return s;

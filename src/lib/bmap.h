@@ -337,6 +337,16 @@ uint64_t bmap_ra_size(const struct bmap_ra *ra);
  * -errno with a message on failure (-EIO or -EBADMSG: corrupt data). */
 ssize_t bmap_ra_pread(struct bmap_ra *ra, void *buf, size_t len,
 		      uint64_t off, struct bmap_err *err);
+/*
+ * A tap sees every byte any decoder produces, in order for each decoder:
+ * len bytes at image offset off (buf NULL, len 0: the decoder is gone).
+ * *state is the tap's own, one per decoder (NULL at first). It is called
+ * on the decoder's thread, so calls for one decoder never overlap; calls
+ * for different decoders may. Set before the first read.
+ */
+typedef void (*bmap_ra_tap_fn)(void *ctx, void **state, uint64_t off,
+			       const unsigned char *buf, size_t len);
+void bmap_ra_set_tap(struct bmap_ra *ra, bmap_ra_tap_fn tap, void *ctx);
 /* The caller has what it read of [off, off + len) and will not want it
  * again soon (a reader going through the image in order): the chunks
  * wholly inside are the first the cache lets go. */

@@ -48,6 +48,7 @@ struct chunk {
 struct cursor {
 	void *state;		/* NULL: a free slot */
 	uint64_t pos;		/* image offset of its next byte */
+	void *tap_state;	/* the tap's, for this cursor */
 	bool busy;		/* a thread is decoding with it */
 	unsigned long used;	/* tick of last use */
 };
@@ -70,6 +71,8 @@ struct bmap_ra {
 	struct cursor cursors[RA_CURSORS];
 	unsigned long tick;
 	bool saved_dirty;	/* cursors may have found new points */
+	bmap_ra_tap_fn tap;
+	void *tap_ctx;
 };
 
 /* ------------------------------------------------------------------ */
@@ -520,6 +523,17 @@ static int pick_cursor(struct bmap_ra *ra, uint64_t off, uint64_t point,
 	return best;
 }
 
+/* Close a cursor's decoder, and tell the tap it is gone. */
+static void cursor_end(struct bmap_ra *ra, struct cursor *c)
+{
+	if (c->state)
+		ra->ops->cursor_close(c->state);
+	if (ra->tap && c->tap_state)
+		ra->tap(ra->tap_ctx, &c->tap_state, 0, NULL, 0);
+	c->state = NULL;
+	c->tap_state = NULL;
+}
+
 /* Called locked: a slot for a new cursor (closing the least recently
  * used idle one if all are taken), or -1 when every cursor is busy. */
 static int free_slot(struct bmap_ra *ra)
@@ -534,43 +548,45 @@ static int free_slot(struct bmap_ra *ra)
 		if (!c->busy && (lru < 0 || c->used < ra->cursors[lru].used))
 			lru = i;
 	}
-	if (lru >= 0) {
-		ra->ops->cursor_close(ra->cursors[lru].state);
-		ra->cursors[lru].state = NULL;
-	}
+	if (lru >= 0)
+		cursor_end(ra, &ra->cursors[lru]);
 	return lru;
 }
 
-/* Read exactly len bytes (fewer only at the end) with a cursor's state;
- * *pos follows. */
-static ssize_t cursor_fill(struct bmap_ra *ra, void *state, uint64_t *pos,
+/* Read exactly len bytes (fewer only at the end) with cursor w (this
+ * thread's copy of one held busy); w->pos follows, and the tap sees
+ * every byte. */
+static ssize_t cursor_fill(struct bmap_ra *ra, struct cursor *w,
 			   unsigned char *buf, size_t len,
 			   struct bmap_err *err)
 {
 	size_t got = 0;
 
 	while (got < len) {
-		ssize_t n = ra->ops->cursor_read(state, buf + got, len - got,
-						 err);
+		ssize_t n = ra->ops->cursor_read(w->state, buf + got,
+						 len - got, err);
 		if (n < 0)
 			return n;
 		if (n == 0)
 			break;
+		if (ra->tap)
+			ra->tap(ra->tap_ctx, &w->tap_state, w->pos, buf + got,
+				(size_t)n);
 		got += (size_t)n;
-		*pos += (uint64_t)n;
+		w->pos += (uint64_t)n;
 	}
 	return (ssize_t)got;
 }
 
 /* Read the whole chunk at *pos (chunk-aligned) into ch; 0 (ch->len 0)
  * when the image ends there. */
-static int read_chunk(struct bmap_ra *ra, void *state, uint64_t *pos,
+static int read_chunk(struct bmap_ra *ra, struct cursor *w,
 		      struct chunk *ch, struct bmap_err *err)
 {
 	ssize_t n;
 
-	ch->idx = *pos / RA_CHUNK;
-	n = cursor_fill(ra, state, pos, ch->data, RA_CHUNK, err);
+	ch->idx = w->pos / RA_CHUNK;
+	n = cursor_fill(ra, w, ch->data, RA_CHUNK, err);
 	if (n < 0)
 		return (int)n;
 	ch->len = (size_t)n;
@@ -578,16 +594,15 @@ static int read_chunk(struct bmap_ra *ra, void *state, uint64_t *pos,
 }
 
 /*
- * Decode chunk idx with a cursor's state, at *pos (the cursor is held
- * busy by this thread, so only it touches them): skip up to the chunk,
+ * Decode chunk idx with cursor w (this thread's copy of one held busy):
+ * skip up to the chunk,
  * then read it. Chunks passed within RA_KEEP of it are cached too:
  * parallel readers (the kernel's readahead among them) ask for nearby
  * chunks a little out of order, and one that was skipped could
  * otherwise cost a decode from far back.
  */
-static int decode_chunk(struct bmap_ra *ra, void *state, uint64_t *pos,
-			uint64_t idx, struct chunk **out,
-			struct bmap_err *err)
+static int decode_chunk(struct bmap_ra *ra, struct cursor *w, uint64_t idx,
+			struct chunk **out, struct bmap_err *err)
 {
 	uint64_t off = idx * RA_CHUNK;
 	struct chunk *ch = chunk_new();
@@ -597,11 +612,11 @@ static int decode_chunk(struct bmap_ra *ra, void *state, uint64_t *pos,
 	if (!ch)
 		return bmap_seterr(err, ENOMEM, "out of memory");
 	*out = NULL;
-	while (*pos < off) {
-		uint64_t skip = off - *pos;
+	while (w->pos < off) {
+		uint64_t skip = off - w->pos;
 
-		if (*pos % RA_CHUNK == 0 && skip <= RA_KEEP) {
-			ret = read_chunk(ra, state, pos, ch, err);
+		if (w->pos % RA_CHUNK == 0 && skip <= RA_KEEP) {
+			ret = read_chunk(ra, w, ch, err);
 			if (ret < 0 || ch->len < RA_CHUNK)
 				goto done;
 			pthread_mutex_lock(&ra->lock);
@@ -612,15 +627,15 @@ static int decode_chunk(struct bmap_ra *ra, void *state, uint64_t *pos,
 				return bmap_seterr(err, ENOMEM, "out of memory");
 			continue;
 		}
-		if (skip > RA_CHUNK - *pos % RA_CHUNK)
-			skip = RA_CHUNK - *pos % RA_CHUNK;
-		n = cursor_fill(ra, state, pos, ch->data, (size_t)skip, err);
+		if (skip > RA_CHUNK - w->pos % RA_CHUNK)
+			skip = RA_CHUNK - w->pos % RA_CHUNK;
+		n = cursor_fill(ra, w, ch->data, (size_t)skip, err);
 		if (n <= 0) {
 			ret = (int)n;	/* 0: the image ends before it */
 			goto done;
 		}
 	}
-	ret = read_chunk(ra, state, pos, ch, err);
+	ret = read_chunk(ra, w, ch, err);
 	if (ret == 0 && ch->len > 0) {
 		*out = ch;
 		return 0;
@@ -636,10 +651,9 @@ static int fetch_chunk(struct bmap_ra *ra, uint64_t idx, bool *eof,
 		       struct bmap_err *err)
 {
 	uint64_t off = idx * RA_CHUNK;
-	struct cursor *c;
+	struct cursor *c, w;
 	struct chunk *ch = NULL;
-	void *state;
-	uint64_t pos, point;
+	uint64_t point;
 	bool wait;
 	int i, ret;
 
@@ -663,25 +677,21 @@ static int fetch_chunk(struct bmap_ra *ra, uint64_t idx, bool *eof,
 	c->used = ++ra->tick;
 	if (!c->state)
 		c->pos = point;	/* where the new one will start */
-	state = c->state;
-	pos = c->pos;
+	w = *c;
 	pthread_mutex_unlock(&ra->lock);
 
 	ret = 0;
-	if (!state)
-		ret = ra->ops->cursor_open(ra->fmt, off, &state, &pos, err);
+	if (!w.state)
+		ret = ra->ops->cursor_open(ra->fmt, off, &w.state, &w.pos,
+					   err);
 	if (ret == 0)
-		ret = decode_chunk(ra, state, &pos, idx, &ch, err);
-	if (ret < 0 && state) {
-		/* A cursor that failed is in no state to go on. */
-		ra->ops->cursor_close(state);
-		state = NULL;
-	}
+		ret = decode_chunk(ra, &w, idx, &ch, err);
+	if (ret < 0)	/* a cursor that failed is in no state to go on */
+		cursor_end(ra, &w);
 
 	pthread_mutex_lock(&ra->lock);
-	c->busy = false;
-	c->state = state;
-	c->pos = pos;
+	w.busy = false;
+	*c = w;
 	ra->saved_dirty = true;
 	if (ret == 0 && ch)
 		cache_put(ra, ch);
@@ -727,6 +737,12 @@ ssize_t bmap_ra_pread(struct bmap_ra *ra, void *buf, size_t len,
 	return ret < 0 ? ret : (ssize_t)done;
 }
 
+void bmap_ra_set_tap(struct bmap_ra *ra, bmap_ra_tap_fn tap, void *ctx)
+{
+	ra->tap = tap;
+	ra->tap_ctx = ctx;
+}
+
 void bmap_ra_done(struct bmap_ra *ra, uint64_t off, uint64_t len)
 {
 	uint64_t idx = (off + RA_CHUNK - 1) / RA_CHUNK;
@@ -770,8 +786,7 @@ void bmap_ra_close(struct bmap_ra *ra)
 	if (ra->ops) {
 		bmap_ra_save_index(ra, NULL);
 		for (i = 0; i < RA_CURSORS; i++)
-			if (ra->cursors[i].state)
-				ra->ops->cursor_close(ra->cursors[i].state);
+			cursor_end(ra, &ra->cursors[i]);
 		ra->ops->close(ra->fmt);
 	}
 	while (ra->lru_tail)

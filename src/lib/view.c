@@ -43,6 +43,9 @@ struct bmap_view {
 	size_t scout_range;
 };
 
+static void view_tap(void *ctx, void **state, uint64_t off,
+		     const unsigned char *buf, size_t len);
+
 int bmap_view_open(struct bmap_view **viewp, struct bmap_ra *ra,
 		   const struct bmap *map, bool verify, struct bmap_err *err)
 {
@@ -58,6 +61,8 @@ int bmap_view_open(struct bmap_view **viewp, struct bmap_ra *ra,
 	v->map = map;
 	v->verify = verify && map->digest_len > 0;
 	v->last = SIZE_MAX;
+	if (v->verify && ra)
+		bmap_ra_set_tap(ra, view_tap, v);
 	pthread_mutex_init(&v->lock, NULL);
 	pthread_cond_init(&v->done, NULL);
 	*viewp = v;
@@ -287,6 +292,121 @@ static int ensure_checked(struct bmap_view *v, size_t i, struct bmap_err *err)
 	pthread_cond_broadcast(&v->done);
 	pthread_mutex_unlock(&v->lock);
 	return ret;
+}
+
+/*
+ * Checking on the way: a decoder that passes through a whole range
+ * (skipping to a read further on, say) hashes it as it goes, so a later
+ * read of that range needs no check of its own. Only ranges nobody is
+ * checking yet, and only from their first byte; a range that fails is
+ * left to its first reader, which reports it.
+ */
+struct tap {
+	size_t range;
+	uint64_t next;		/* offset the digest wants next */
+	struct bmap_digest *d;	/* NULL: not hashing */
+};
+
+static void tap_drop(struct tap *t)
+{
+	bmap_digest_free(t->d);
+	t->d = NULL;
+}
+
+/* Hash what range t->range gets of buf; the bytes used. */
+static size_t tap_feed(struct bmap_view *v, struct tap *t,
+		       const unsigned char *buf, size_t len)
+{
+	const struct bmap_range *r = &v->map->ranges[t->range];
+	uint64_t end = range_end(v->map, r);
+	unsigned char sum[BMAP_DIGEST_MAX];
+	size_t n = end - t->next < len ? (size_t)(end - t->next) : len;
+
+	bmap_digest_update(t->d, buf, n);
+	t->next += n;
+	if (t->next == end) {
+		bmap_digest_final(t->d, sum);
+		tap_drop(t);
+		if (!memcmp(sum, r->digest, v->map->digest_len)) {
+			pthread_mutex_lock(&v->lock);
+			if (v->state[t->range] == R_UNCHECKED)
+				v->state[t->range] = R_GOOD;
+			pthread_mutex_unlock(&v->lock);
+		}
+	}
+	return n;
+}
+
+/* Start hashing range i (which starts at off) if nobody checks it yet. */
+static void tap_start(struct bmap_view *v, struct tap *t, size_t i,
+		      uint64_t off)
+{
+	unsigned char st;
+
+	pthread_mutex_lock(&v->lock);
+	st = v->state[i];
+	pthread_mutex_unlock(&v->lock);
+	if (st != R_UNCHECKED || !v->map->ranges[i].has_digest ||
+	    bmap_digest_new(&t->d, v->map->checksum_type, NULL) < 0)
+		return;
+	t->range = i;
+	t->next = off;
+}
+
+static void view_tap(void *ctx, void **state, uint64_t off,
+		     const unsigned char *buf, size_t len)
+{
+	struct bmap_view *v = ctx;
+	const struct bmap *map = v->map;
+	struct tap *t = *state;
+
+	if (!buf) {		/* the decoder is gone */
+		if (t)
+			tap_drop(t);
+		free(t);
+		*state = NULL;
+		return;
+	}
+	if (!t && !(t = *state = calloc(1, sizeof(*t))))
+		return;
+	if (t->d && t->next != off)
+		tap_drop(t);	/* a jump: that range is not seen whole */
+	while (len > 0) {
+		size_t i, n;
+		uint64_t start;
+
+		if (t->d) {
+			n = tap_feed(v, t, buf, len);
+			buf += n;
+			off += n;
+			len -= n;
+			continue;
+		}
+		i = range_after(map, off);
+		if (i == map->nranges)
+			return;
+		start = bmap_range_offset(map, &map->ranges[i]);
+		if (start < off) {	/* seen from its middle: skip it */
+			start = range_end(map, &map->ranges[i]);
+		} else {
+			if (start - off < len)
+				tap_start(v, t, i, start);
+		}
+		if (start - off >= len)
+			return;
+		buf += start - off;
+		len -= start - off;
+		off = start;
+		if (!t->d && off == bmap_range_offset(map, &map->ranges[i])) {
+			/* Not to be hashed: skip the range. */
+			n = range_end(map, &map->ranges[i]) - off < len ?
+				(size_t)(range_end(map, &map->ranges[i]) - off) :
+				len;
+			buf += n;
+			off += n;
+			len -= n;
+		}
+	}
 }
 
 /*
