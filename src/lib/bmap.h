@@ -351,6 +351,10 @@ void bmap_ra_set_tap(struct bmap_ra *ra, bmap_ra_tap_fn tap, void *ctx);
  * again soon (a reader going through the image in order): the chunks
  * wholly inside are the first the cache lets go. */
 void bmap_ra_done(struct bmap_ra *ra, uint64_t off, uint64_t len);
+/* The last place at or before off where decoding can start without
+ * decoding what comes before (0 for formats read from the start; off
+ * itself for a plain image). */
+uint64_t bmap_ra_point(const struct bmap_ra *ra, uint64_t off);
 /* The most decoded data the cache keeps, in bytes. */
 uint64_t bmap_ra_cache_size(const struct bmap_ra *ra);
 /* Write the seek points learnt so far to the index folder (if any). */

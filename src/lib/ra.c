@@ -374,6 +374,11 @@ const char *bmap_ra_format(const struct bmap_ra *ra)
 	return ra->format;
 }
 
+uint64_t bmap_ra_point(const struct bmap_ra *ra, uint64_t off)
+{
+	return ra->ops->point(ra->fmt, off);
+}
+
 uint64_t bmap_ra_cache_size(const struct bmap_ra *ra)
 {
 	return ra->cache_max;

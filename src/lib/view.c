@@ -124,6 +124,7 @@ struct ahead {
 	uint64_t end;
 	uint64_t pos;		/* decoded up to */
 	uint64_t hashed;	/* hashed up to */
+	bool far;		/* a second part: not held back by hashed */
 	bool stop;
 	pthread_mutex_t lock;
 	pthread_cond_t moved;
@@ -143,7 +144,7 @@ static void *ahead_run(void *arg)
 			(size_t)(a->end - pos) : VIEW_STEP;
 		ssize_t n;
 
-		if (pos - a->hashed >= AHEAD_MAX) {
+		if (!a->far && pos - a->hashed >= AHEAD_MAX) {
 			pthread_cond_wait(&a->moved, &a->lock);
 			continue;
 		}
@@ -159,12 +160,13 @@ static void *ahead_run(void *arg)
 	return NULL;
 }
 
-/* Start decoding ahead of off; false when it could not start (the check
- * then simply goes on alone). */
+/* Start decoding [off, end) ahead of the hash; false when it could not
+ * start (the check then simply goes on without). */
 static bool ahead_start(struct ahead *a, struct bmap_ra *ra, uint64_t off,
-			uint64_t end)
+			uint64_t end, bool far)
 {
-	*a = (struct ahead){ .ra = ra, .end = end, .pos = off, .hashed = off };
+	*a = (struct ahead){ .ra = ra, .end = end, .pos = off, .hashed = off,
+			     .far = far };
 	if (end - off <= VIEW_STEP)
 		return false;
 	pthread_mutex_init(&a->lock, NULL);
@@ -206,8 +208,9 @@ static int check_range(struct bmap_view *v, size_t i, struct bmap_err *err)
 	unsigned char sum[BMAP_DIGEST_MAX];
 	struct bmap_digest *d;
 	struct bmap_err why;
-	struct ahead ahead;
-	bool helped;
+	struct ahead ahead, far;
+	bool helped, far_helped = false;
+	uint64_t split;
 	unsigned char *buf;
 	char name[64];
 	int ret;
@@ -222,7 +225,16 @@ static int check_range(struct bmap_view *v, size_t i, struct bmap_err *err)
 		return bmap_seterr(err, ENOMEM, "out of memory");
 	}
 	why.msg[0] = '\0';
-	helped = ahead_start(&ahead, v->ra, off, off + left);
+	/* A long range with a seek point in its second half, that fits the
+	 * cache twice over: its second part is decoded at the same time, by
+	 * a decoder of its own, and waits in the cache for the hash. */
+	split = bmap_ra_point(v->ra, off + left / 2);
+	if (left > 8 * VIEW_STEP && split > off + 4 * VIEW_STEP &&
+	    2 * left <= bmap_ra_cache_size(v->ra))
+		far_helped = ahead_start(&far, v->ra, split, off + left, true);
+	else
+		split = off + left;
+	helped = ahead_start(&ahead, v->ra, off, split, false);
 	while (left > 0) {
 		size_t want = left < VIEW_STEP ? (size_t)left : VIEW_STEP;
 		ssize_t n = bmap_ra_pread(v->ra, buf, want, off, &why);
@@ -237,11 +249,13 @@ static int check_range(struct bmap_view *v, size_t i, struct bmap_err *err)
 		bmap_digest_update(d, buf, (size_t)n);
 		off += (uint64_t)n;
 		left -= (uint64_t)n;
-		if (helped)
+		if (helped && off <= split)
 			ahead_hashed(&ahead, off);
 	}
 	if (helped)
 		ahead_stop(&ahead);
+	if (far_helped)
+		ahead_stop(&far);
 	if (ret == 0) {
 		bmap_digest_final(d, sum);
 		if (memcmp(sum, r->digest, v->map->digest_len))
