@@ -11,14 +11,16 @@ set -eu
 cd "$(dirname "$0")/.."
 
 # Build: compiler, autotools, the libraries (-dev packages; ISA-L,
-# liblzma, libbz2 and liblzo2 are the fast or missing decoders).
+# liblzma, libbz2 and liblzo2 are the fast or missing decoders; zlib and
+# libzstd give bmapfs its gzip and zstd seek points).
 # Tests: Check, fuse3 (fusermount3), util-linux and mount (mountpoint,
 # losetup, mount), e2fsprogs (images with a file system), the compressors
-# the tests pack images with, bmap-tools (the reference tool, an oracle).
+# the tests pack images with, python3 (lseek SEEK_DATA/SEEK_HOLE walks),
+# bmap-tools (the reference tool, an oracle).
 packages="gcc make autoconf automake pkg-config libfuse3-dev fuse3
 libarchive-dev libxml2-dev libssl-dev libisal-dev liblzma-dev libbz2-dev
 liblzo2-dev zlib1g-dev libzstd-dev check util-linux mount e2fsprogs coreutils diffutils gzip
-pigz bzip2 lbzip2 xz-utils zstd lz4 lzop tar zip bmap-tools"
+pigz bzip2 lbzip2 xz-utils zstd lz4 lzop tar zip python3 bmap-tools"
 
 missing=
 for p in $packages; do
