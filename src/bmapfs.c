@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -288,6 +289,51 @@ static const struct fuse_operations fs_ops = {
 };
 
 /* ------------------------------------------------------------------ */
+/* libfuse's own messages ("fuse: unknown option(s): ...") are caught and
+ * said again as ours, so every error is one "bmapfs: error:" line.      */
+
+struct caught {
+	int saved;		/* the real stderr */
+	int fd;			/* where stderr goes meanwhile */
+};
+
+static void catch_begin(struct caught *c)
+{
+	c->saved = dup(STDERR_FILENO);
+	c->fd = memfd_create("bmapfs-stderr", MFD_CLOEXEC);
+	if (c->saved < 0 || c->fd < 0 || dup2(c->fd, STDERR_FILENO) < 0) {
+		if (c->fd >= 0)
+			close(c->fd);
+		if (c->saved >= 0)
+			close(c->saved);
+		c->saved = c->fd = -1;
+	}
+}
+
+/* Put stderr back; *msg is libfuse's first line, without its "fuse: ",
+ * or "" when it said nothing. */
+static void catch_end(struct caught *c, char *msg, size_t size)
+{
+	ssize_t n = 0;
+	char *nl;
+
+	msg[0] = '\0';
+	if (c->fd < 0)
+		return;
+	fflush(stderr);
+	dup2(c->saved, STDERR_FILENO);
+	close(c->saved);
+	n = pread(c->fd, msg, size - 1, 0);
+	close(c->fd);
+	msg[n > 0 ? n : 0] = '\0';
+	nl = strchr(msg, '\n');
+	if (nl)
+		*nl = '\0';
+	if (!strncmp(msg, "fuse: ", 6))
+		memmove(msg, msg + 6, strlen(msg + 6) + 1);
+}
+
+/* ------------------------------------------------------------------ */
 /* Setting up                                                          */
 
 /* "64M", "1G", "65536": bytes. */
@@ -489,11 +535,21 @@ static int serve(struct fs *fs, struct fuse_args *args,
 	struct bmap_err err;
 	int ret = EXIT_FAIL;
 
+	struct caught caught;
+	char msg[512];
+	int mounted;
+
+	catch_begin(&caught);
 	f = fuse_new(args, &fs_ops, sizeof(fs_ops), fs);
+	mounted = f ? fuse_mount(f, cmd->mountpoint) : -1;
+	catch_end(&caught, msg, sizeof(msg));
 	if (!f)
-		return EXIT_USAGE;	/* libfuse said why */
-	if (fuse_mount(f, cmd->mountpoint) < 0)
+		tool_usage_error("%s", msg[0] ? msg : "bad FUSE options");
+	if (mounted < 0) {
+		tool_error("cannot mount on %s: %s", cmd->mountpoint,
+			   msg[0] ? msg : "FUSE refused");
 		goto out;
+	}
 	tune_readahead(cmd->mountpoint);
 	/* Threads do not survive the fork: the image is opened again in the
 	 * daemon (it was checked a moment ago). */
@@ -538,11 +594,23 @@ int main(int argc, char **argv)
 	struct fs fs = { 0 };
 	int ret = EXIT_FAIL;
 
+	struct caught caught;
+	char msg[512];
+	int i;
+
 	tool_init("bmapfs", NULL);
 	bmap_init(&fs.map);
 	the_fs = &fs;
-	if (fuse_opt_parse(&args, &o, option_spec, opt_proc) < 0)
-		return EXIT_USAGE;
+	for (i = 1; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "-"))
+			tool_usage_error("an image on standard input cannot be "
+					 "mounted: give its file");
+	catch_begin(&caught);
+	ret = fuse_opt_parse(&args, &o, option_spec, opt_proc);
+	catch_end(&caught, msg, sizeof(msg));
+	if (ret < 0)
+		tool_usage_error("%s", msg[0] ? msg : "bad arguments");
+	ret = EXIT_FAIL;
 	if (o.help) {
 		usage();
 		fuse_lib_help(&args);
@@ -558,10 +626,12 @@ int main(int argc, char **argv)
 	 * place of ours. */
 	if (setup(&fs, &o, &args) < 0 || check_mountpoint(o.mountpoint) < 0)
 		goto out;
-	if (fuse_parse_cmdline(&args, &cmd) < 0) {
-		ret = EXIT_USAGE;
-		goto out;
-	}
+	catch_begin(&caught);
+	ret = fuse_parse_cmdline(&args, &cmd);
+	catch_end(&caught, msg, sizeof(msg));
+	if (ret < 0)
+		tool_usage_error("%s", msg[0] ? msg : "bad arguments");
+	ret = EXIT_FAIL;
 	fs.foreground = cmd.foreground;
 	openlog("bmapfs", LOG_PID, LOG_DAEMON);
 	if (open_image(&fs, &o) < 0)

@@ -59,11 +59,20 @@ xz -c "$WORK/small.img" >"$WORK/small.img.xz"
 xz -c --block-size=1KiB "$WORK/small.img" >"$WORK/small-blocks.img.xz"
 refused --bmap "$img.bmap" "$WORK/small-blocks.img.xz" "$mnt"
 
-step "usage errors: no mount point, a bad cache_size"
-expect_exit 2 "$BMAPFS" "$WORK/disk.img.xz"
-assert_usage_error bmapfs
-expect_exit 2 "$BMAPFS" -o cache_size=lots "$WORK/disk.img.xz" "$mnt"
-assert_usage_error bmapfs
+step "usage errors: no mount point, a bad cache_size, unknown options"
+# libfuse's own complaints come out as ours too.
+for args in "$WORK/disk.img.xz" \
+	    "-o cache_size=lots $WORK/disk.img.xz $mnt" \
+	    "-o nosuchoption $WORK/disk.img.xz $mnt" \
+	    "--frobnicate $WORK/disk.img.xz $mnt" \
+	    "$WORK/disk.img.xz $mnt one-too-many" \
+	    "- $mnt" \
+	    "--bmap"; do
+	# shellcheck disable=SC2086 # split on purpose
+	expect_exit 2 "$BMAPFS" $args
+	assert_usage_error bmapfs
+	! mountpoint -q "$mnt" || fail "mounted anyway: $args"
+done
 
 # ---------------------------------------------------------------------
 step "a range whose data is wrong: EIO on it alone, logged once"
