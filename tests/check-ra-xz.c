@@ -2,12 +2,16 @@
 /*
  * check-ra-xz.c - seek points in xz files: data compressed by the xz
  * program in small blocks, as two concatenated streams with stream padding
- * between them, read back through cursors opened all over it.
+ * between them, read back through cursors opened all over it; and the
+ * block a cursor decodes ahead on its worker thread: read in small and odd
+ * pieces, in pieces smaller than a block, closed with it in flight, and
+ * corrupt, reported after the data before it.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +27,8 @@
 #define XT_SPLIT (2u * 1024 * 1024 + 512 * 1024)
 #define XT_BLOCK (1024 * 1024)
 #define XT_XZ "xz -q -T1 -1 --block-size=1MiB -c"
+
+/* ra-xz.c, for the tests: decode ahead in pieces of at most max bytes. */
 
 static unsigned char *xt_data;
 
@@ -358,6 +364,202 @@ START_TEST(test_corrupt_header)
 }
 END_TEST
 
+/* From 0 to the end in reads of step bytes: the data. */
+static void xt_read_steps(void *fmt, size_t step)
+{
+	struct bmap_err err = { "" };
+	unsigned char *buf = malloc(step);
+	uint64_t pos, start;
+	void *cur;
+
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_int_eq(ra_xz_ops.cursor_open(fmt, 0, &cur, &start, &err),
+			 0);
+	for (pos = 0; pos < XT_SIZE; ) {
+		ssize_t n = ra_xz_ops.cursor_read(cur, buf, step, &err);
+
+		ck_assert_msg(n > 0, "read at %llu: %zd %s",
+			      (unsigned long long)pos, n, err.msg);
+		ck_assert_msg(memcmp(buf, xt_data + pos, (size_t)n) == 0,
+			      "wrong data at %llu", (unsigned long long)pos);
+		pos += (uint64_t)n;
+	}
+	ck_assert_uint_eq(pos, XT_SIZE);
+	ck_assert_int_eq(ra_xz_ops.cursor_read(cur, buf, step, &err), 0);
+	ra_xz_ops.cursor_close(cur);
+	free(buf);
+}
+
+/* Blocks decoded ahead, whole or in pieces (of a size that divides the
+ * blocks, the last one of which is exactly full, or not), read in pieces
+ * large and small. */
+START_TEST(test_ahead)
+{
+	static const size_t maxes[] = { 64u << 20, 300000, 512 * 1024, 4096 };
+	static const size_t steps[] = { 1u << 20, 65536, 7777, 1 << 21 };
+	uint64_t size;
+	int fd = xt_openfile("xz.xz", &size);
+	size_t i;
+
+	for (i = 0; i < sizeof(maxes) / sizeof(maxes[0]); i++) {
+		void *fmt = xt_fmt(fd, size);
+
+		ra_xz_test_ahead_max(fmt, maxes[i]);
+		xt_read_steps(fmt, steps[i]);
+		if (i == 1)
+			xt_check_at(fmt, XT_BLOCK + 7, XT_SIZE);
+		ra_xz_ops.close(fmt);
+	}
+	close(fd);
+}
+END_TEST
+
+/* Cursors closed at all sorts of places, the worker decoding (or waiting
+ * for its piece to be read) at the time: no hang, no leak (ASan,
+ * valgrind). */
+START_TEST(test_ahead_close)
+{
+	static const uint64_t stops[] = {
+		0, 1, XT_BLOCK, XT_BLOCK + 1, XT_BLOCK + 70000,
+		2 * XT_BLOCK - 1, 2 * XT_BLOCK, 2 * XT_BLOCK + 1, XT_SPLIT,
+		XT_SPLIT + XT_BLOCK + 3, XT_SPLIT + 2 * XT_BLOCK + 9,
+	};
+	static unsigned char buf[40000];
+	struct bmap_err err = { "" };
+	uint64_t size, start;
+	int fd = xt_openfile("xz.xz", &size);
+	size_t i, m;
+
+	for (m = 0; m < 2; m++) {
+		void *fmt = xt_fmt(fd, size);
+
+		if (m == 1)
+			ra_xz_test_ahead_max(fmt, 100000);
+		for (i = 0; i < sizeof(stops) / sizeof(stops[0]); i++) {
+			uint64_t pos = 0;
+			void *cur;
+
+			ck_assert_int_eq(ra_xz_ops.cursor_open(fmt, 0, &cur,
+							       &start, &err),
+					 0);
+			while (pos < stops[i]) {
+				size_t want = stops[i] - pos < sizeof(buf) ?
+					stops[i] - pos : sizeof(buf);
+				ssize_t n = ra_xz_ops.cursor_read(cur, buf,
+								  want, &err);
+
+				ck_assert_int_gt(n, 0);
+				ck_assert(memcmp(buf, xt_data + pos,
+						 (size_t)n) == 0);
+				pos += (uint64_t)n;
+			}
+			ra_xz_ops.cursor_close(cur);
+		}
+		ra_xz_ops.close(fmt);
+	}
+	close(fd);
+}
+END_TEST
+
+/* Where block k (from 0) of b.xz (stream 2 of xz.xz) is in xz.xz, and
+ * its compressed size, as xz --list tells. */
+static void xt_block_at(unsigned k, uint64_t *off, uint64_t *total)
+{
+	char pb[256], cmd[512], line[512];
+	uint64_t xz_size, b_size;
+	bool found = false;
+	FILE *p;
+	int fd;
+
+	fd = xt_openfile("xz.xz", &xz_size);
+	close(fd);
+	fd = xt_openfile("b.xz", &b_size);
+	close(fd);
+	cu_scratch_path(pb, sizeof(pb), "b.xz");
+	snprintf(cmd, sizeof(cmd), "xz --robot --list -vv %s", pb);
+	p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	while (fgets(line, sizeof(line), p)) {
+		unsigned s, bs, bf;
+		unsigned long long co, uo, ts;
+
+		if (sscanf(line, "block\t%u\t%u\t%u\t%llu\t%llu\t%llu", &s,
+			   &bs, &bf, &co, &uo, &ts) == 6 && bf == k + 1) {
+			ck_assert_uint_eq(uo, (uint64_t)k * XT_BLOCK);
+			*off = xz_size - b_size + co;
+			*total = ts;
+			found = true;
+		}
+	}
+	ck_assert_int_eq(pclose(p), 0);
+	ck_assert(found);
+}
+
+/* Read from 0 until an error: it comes after all the data before the
+ * block at bad and no later than the bytes of that block (which the
+ * worker decodes), and stays. The count read before it. */
+static uint64_t xt_error_at(void *fmt, uint64_t bad, const char *msg)
+{
+	struct bmap_err err = { "" };
+	static unsigned char buf[50000];
+	uint64_t pos = 0, start;
+	void *cur;
+	ssize_t n;
+
+	ck_assert_int_eq(ra_xz_ops.cursor_open(fmt, 0, &cur, &start, &err),
+			 0);
+	for (;;) {
+		n = ra_xz_ops.cursor_read(cur, buf, sizeof(buf), &err);
+		if (n <= 0)
+			break;
+		/* From bad on, what the damaged block decodes to until
+		 * liblzma sees the damage (at worst, the check). */
+		if (pos < bad)
+			ck_assert(memcmp(buf, xt_data + pos,
+					 bad - pos < (uint64_t)n ?
+					 (size_t)(bad - pos) : (size_t)n) == 0);
+		pos += (uint64_t)n;
+	}
+	ck_assert_int_eq(n, -EBADMSG);
+	ck_assert_msg(strstr(err.msg, msg), "%s", err.msg);
+	ck_assert_uint_ge(pos, bad);
+	ck_assert_uint_le(pos, bad + XT_BLOCK);
+	err.msg[0] = 0;
+	ck_assert_int_eq(ra_xz_ops.cursor_read(cur, buf, sizeof(buf), &err),
+			 -EBADMSG);
+	ck_assert_msg(strstr(err.msg, msg), "%s", err.msg);
+	ra_xz_ops.cursor_close(cur);
+	return pos;
+}
+
+/* The 5th block (2nd of stream 2), which a cursor from 0 decodes ahead,
+ * with its data, then its header, damaged. */
+START_TEST(test_ahead_corrupt)
+{
+	uint64_t off, total, size;
+	const uint64_t bad = XT_SPLIT + XT_BLOCK;
+	void *fmt;
+	int fd;
+
+	xt_block_at(1, &off, &total);
+	fd = xt_damaged("bad-ahead.xz", (long long)(off + total / 2), 0,
+			&size);
+	fmt = xt_fmt(fd, size);
+	xt_error_at(fmt, bad, "corrupt xz data");
+	ra_xz_test_ahead_max(fmt, 200000);
+	xt_error_at(fmt, bad, "corrupt xz data");
+	ra_xz_ops.close(fmt);
+	close(fd);
+	fd = xt_damaged("bad-ahead-hdr.xz", (long long)off + 1, 0, &size);
+	fmt = xt_fmt(fd, size);
+	/* Exactly at the block's start: nothing of it to hand out. */
+	ck_assert_uint_eq(xt_error_at(fmt, bad, "corrupt xz block header"),
+			  bad);
+	ra_xz_ops.close(fmt);
+	close(fd);
+}
+END_TEST
+
 Suite *ra_xz_suite(void)
 {
 	Suite *s = suite_create("ra-xz");
@@ -370,6 +572,9 @@ Suite *ra_xz_suite(void)
 	tcase_add_test(tc, test_not_seekable);
 	tcase_add_test(tc, test_corrupt);
 	tcase_add_test(tc, test_corrupt_header);
+	tcase_add_test(tc, test_ahead);
+	tcase_add_test(tc, test_ahead_close);
+	tcase_add_test(tc, test_ahead_corrupt);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -10,10 +10,26 @@
  * A cursor decodes one block at a time with liblzma's block decoder, which
  * verifies the block's check and its sizes against the index, then goes on
  * to the next block (in the same stream or the next) until the last.
+ *
+ * Blocks decode independently, so with two threads or more a cursor that
+ * goes past its first block (it is reading on, not serving one small
+ * read) starts a worker thread of its own with a second block decoder:
+ * while the caller decodes block k into the buffers it reads into, the
+ * worker decodes block k + 1 into a buffer of the cursor, which the next
+ * reads copy out (as soon as it is produced, not only once the block is
+ * whole); then the caller decodes k + 2 and the worker k + 3, and so on.
+ * Memory: at most one block ahead per cursor, in a buffer of the block's
+ * uncompressed size, or RXZ_AHEAD_MAX when it is larger, in which case
+ * the worker decodes it in pieces of that size, each one waiting for the
+ * previous one to be read. Errors the worker finds (header, data, check,
+ * sizes) are held until the reader has had the bytes before them. Closing
+ * the cursor stops the worker between two calls to liblzma (each makes at
+ * most RXZ_STEP of output) and joins it.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +45,11 @@
 /* The index of a sane file fits in far less (a block costs a few dozen
  * bytes of it): this only stops a hostile file from eating memory. */
 #define RXZ_INDEX_MEMLIMIT (256ull * 1024 * 1024)
+/* The most a cursor decodes ahead: a larger block goes in pieces. */
+#define RXZ_AHEAD_MAX (64u * 1024 * 1024)
+/* The most output of one call to liblzma by the worker, so that it sees
+ * a stop, and hands out what it made, soon enough. */
+#define RXZ_STEP (1024 * 1024)
 /* Fewer blocks than this: no useful seek point, decode sequentially. */
 #define RXZ_MIN_BLOCKS 2
 
@@ -40,18 +61,53 @@ struct rxz {
 	uint64_t file_size;
 	lzma_index *idx;	/* the blocks of all streams, in file order */
 	uint64_t size;		/* uncompressed */
+	bool ahead;		/* cursors decode a block ahead */
+	size_t ahead_max;	/* RXZ_AHEAD_MAX but in the tests */
 };
 
-struct rxz_cursor {
+/* A block decoder, for the block of it. */
+struct rxz_dec {
 	const struct rxz *x;
 	lzma_index_iter it;	/* the block being decoded */
 	lzma_stream strm;	/* its block decoder, reused block to block */
 	lzma_block block;	/* which that decoder keeps a pointer to */
-	bool in_block;		/* strm set up for the block of it */
-	bool end;		/* past the last block */
 	uint64_t in_pos;	/* file offset of the next input to read */
 	uint64_t in_left;	/* input of the block not read yet */
 	unsigned char buf[RXZ_CHUNK];
+};
+
+/* The worker of a cursor and the block it decodes ahead. The reader owns
+ * everything while state is RXZ_IDLE; otherwise the worker owns dec and
+ * out[wpos..], the reader out[rpos..wpos), and lock guards the rest. */
+enum rxz_state { RXZ_IDLE, RXZ_POSTED, RXZ_RUNNING, RXZ_DONE };
+
+struct rxz_ahead {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;	/* any change below (two threads only) */
+	enum rxz_state state;
+	bool stop;		/* the cursor is closing */
+	bool waiting;		/* the worker waits for out to be read */
+	unsigned char *out;	/* cap + 1 bytes */
+	size_t cap;		/* the block's size, at most ahead_max */
+	size_t alloc;		/* out's size */
+	size_t wpos;		/* out[0..wpos) decoded, of this piece */
+	size_t rpos;		/* out[0..rpos) handed out */
+	int ret;		/* RXZ_DONE: 0, or the error, with err */
+	struct bmap_err err;
+	struct rxz_dec dec;
+};
+
+struct rxz_cursor {
+	const struct rxz *x;
+	struct rxz_dec dec;	/* dec.it: the block being read */
+	bool in_block;		/* reading the block of dec.it */
+	bool from_ahead;	/* which comes from the worker */
+	bool first;		/* the cursor's first block */
+	bool end;		/* past the last block */
+	bool no_ahead;		/* one thread, or no worker to be had */
+	bool posted;		/* the next block is the worker's */
+	struct rxz_ahead *ah;	/* NULL until started */
 };
 
 static int rxz_pread(int fd, void *buf, size_t len, uint64_t off,
@@ -151,7 +207,6 @@ static int rxz_open(int fd, uint64_t file_size, unsigned threads,
 	struct rxz *x;
 	int r;
 
-	(void)threads;	/* one block per cursor: nothing to share out */
 	if (file_size < sizeof(head) ||
 	    rxz_pread(fd, head, sizeof(head), 0, NULL) < 0 ||
 	    memcmp(head, rxz_magic, sizeof(head)) != 0)
@@ -170,6 +225,8 @@ static int rxz_open(int fd, uint64_t file_size, unsigned threads,
 		return r;
 	}
 	x->size = lzma_index_uncompressed_size(x->idx);
+	x->ahead = threads >= 2;
+	x->ahead_max = RXZ_AHEAD_MAX;
 	*fmt = x;
 	return 0;
 }
@@ -203,37 +260,37 @@ static uint64_t rxz_point(void *fmt, uint64_t off)
 	return it.block.uncompressed_file_offset;
 }
 
-/* Set up the block decoder for the block of c->it: read and decode its
+/* Set up d's block decoder for the block of d->it: read and decode its
  * header, check it against the index. */
-static int rxz_block_start(struct rxz_cursor *c, struct bmap_err *err)
+static int rxz_block_start(struct rxz_dec *d, struct bmap_err *err)
 {
 	lzma_filter filters[LZMA_FILTERS_MAX + 1];
-	const lzma_index_iter *it = &c->it;
-	lzma_block *block = &c->block;
+	const lzma_index_iter *it = &d->it;
+	lzma_block *block = &d->block;
 	uint64_t pos = it->block.compressed_file_offset;
 	lzma_ret ret;
 	size_t i;
 	int r;
 
-	r = rxz_pread(c->x->fd, c->buf, 1, pos, err);
+	r = rxz_pread(d->x->fd, d->buf, 1, pos, err);
 	if (r < 0)
 		return r;
-	if (c->buf[0] == 0)	/* the index indicator: not a block */
+	if (d->buf[0] == 0)	/* the index indicator: not a block */
 		return bmap_seterr(err, EBADMSG, "corrupt xz data: block "
 				   "missing at offset %llu",
 				   (unsigned long long)pos);
 	memset(block, 0, sizeof(*block));
 	block->version = 1;
-	block->header_size = lzma_block_header_size_decode(c->buf[0]);
+	block->header_size = lzma_block_header_size_decode(d->buf[0]);
 	block->check = it->stream.flags->check;
 	block->filters = filters;
 	if (block->header_size > it->block.total_size)
 		return bmap_seterr(err, EBADMSG, "corrupt xz data: block "
 				   "header larger than the block");
-	r = rxz_pread(c->x->fd, c->buf, block->header_size, pos, err);
+	r = rxz_pread(d->x->fd, d->buf, block->header_size, pos, err);
 	if (r < 0)
 		return r;
-	ret = lzma_block_header_decode(block, NULL, c->buf);
+	ret = lzma_block_header_decode(block, NULL, d->buf);
 	if (ret != LZMA_OK)
 		return rxz_lzma_error(ret, "block header", err);
 	/* Checks the header's compressed size, or sets it from the
@@ -245,25 +302,255 @@ static int rxz_block_start(struct rxz_cursor *c, struct bmap_err *err)
 		ret = LZMA_DATA_ERROR;
 	block->uncompressed_size = it->block.uncompressed_size;
 	if (ret == LZMA_OK)
-		ret = lzma_block_decoder(&c->strm, block);
+		ret = lzma_block_decoder(&d->strm, block);
 	for (i = 0; filters[i].id != LZMA_VLI_UNKNOWN; i++)
 		free(filters[i].options);
 	block->filters = NULL;	/* only needed to set the decoder up */
 	if (ret != LZMA_OK)
 		return rxz_lzma_error(ret, "data: block sizes do not match "
 				      "the index", err);
-	c->in_pos = pos + block->header_size;
-	c->in_left = it->block.total_size - block->header_size;
-	c->strm.avail_in = 0;
-	c->in_block = true;
+	d->in_pos = pos + block->header_size;
+	d->in_left = it->block.total_size - block->header_size;
+	d->strm.avail_in = 0;
 	return 0;
+}
+
+/* Feed the block decoder the next piece of its block. */
+static int rxz_fill(struct rxz_dec *d, struct bmap_err *err)
+{
+	size_t n;
+	int r;
+
+	if (d->strm.avail_in > 0 || d->in_left == 0)
+		return 0;
+	n = d->in_left < RXZ_CHUNK ? (size_t)d->in_left : RXZ_CHUNK;
+	r = rxz_pread(d->x->fd, d->buf, n, d->in_pos, err);
+	if (r < 0)
+		return r;
+	d->strm.next_in = d->buf;
+	d->strm.avail_in = n;
+	d->in_pos += n;
+	d->in_left -= n;
+	return 0;
+}
+
+/* One call to the block decoder, with out[0..len) to decode into; *got
+ * says how much it did. 1 when the block is over (every byte of it used,
+ * as the index says), 0 when not yet, or an error. */
+static int rxz_dec_code(struct rxz_dec *d, unsigned char *out, size_t len,
+			size_t *got, struct bmap_err *err)
+{
+	lzma_ret ret;
+	bool last;
+	int r;
+
+	*got = 0;
+	r = rxz_fill(d, err);
+	if (r < 0)
+		return r;
+	/* Once the block's input is all given, FINISH makes liblzma say
+	 * LZMA_BUF_ERROR rather than wait for more. */
+	last = d->in_left == 0 && d->strm.avail_in == 0;
+	d->strm.next_out = out;
+	d->strm.avail_out = len;
+	ret = lzma_code(&d->strm, last ? LZMA_FINISH : LZMA_RUN);
+	*got = len - d->strm.avail_out;
+	if (ret == LZMA_STREAM_END) {
+		if (d->strm.avail_in > 0 || d->in_left > 0)
+			return bmap_seterr(err, EBADMSG, "corrupt xz data: "
+					   "block shorter than the index "
+					   "says");
+		return 1;
+	}
+	if (ret != LZMA_OK)
+		return rxz_lzma_error(ret, "data", err);
+	return 0;
+}
+
+static void rxz_dec_init(struct rxz_dec *d, const struct rxz *x)
+{
+	d->x = x;
+	d->strm = (lzma_stream)LZMA_STREAM_INIT;
+}
+
+/* The worker: decodes each block posted to it into out, piece by piece
+ * when it is larger than out, until told to stop. */
+static void *rxz_worker(void *arg)
+{
+	struct rxz_ahead *ah = arg;
+
+	pthread_mutex_lock(&ah->lock);
+	for (;;) {
+		uint64_t made = 0, usize;
+		int r;
+
+		while (!ah->stop && ah->state != RXZ_POSTED)
+			pthread_cond_wait(&ah->cond, &ah->lock);
+		if (ah->stop)
+			break;
+		ah->state = RXZ_RUNNING;
+		usize = ah->dec.it.block.uncompressed_size;
+		pthread_mutex_unlock(&ah->lock);
+		r = rxz_block_start(&ah->dec, &ah->err);
+		pthread_mutex_lock(&ah->lock);
+		while (r == 0 && !ah->stop) {
+			unsigned char *p = ah->out + ah->wpos;
+			size_t n = ah->cap - ah->wpos, got;
+
+			if (made == usize) {
+				/* Only the end of the block is left (its
+				 * check): room for a byte, out[cap] is
+				 * spare, in case liblzma wants room. */
+				n = 1;
+			} else if (n == 0) {
+				/* A piece of a large block, all decoded:
+				 * wait for it to be read. */
+				ah->waiting = true;
+				pthread_cond_broadcast(&ah->cond);
+				pthread_cond_wait(&ah->cond, &ah->lock);
+				ah->waiting = false;
+				continue;
+			} else if (n > RXZ_STEP) {
+				n = RXZ_STEP;
+			}
+			pthread_mutex_unlock(&ah->lock);
+			r = rxz_dec_code(&ah->dec, p, n, &got, &ah->err);
+			pthread_mutex_lock(&ah->lock);
+			if (made == usize)
+				got = 0;	/* never data: it errs */
+			ah->wpos += got;
+			made += got;
+			if (got > 0)
+				pthread_cond_broadcast(&ah->cond);
+		}
+		if (ah->stop)
+			break;
+		ah->ret = r < 0 ? r : 0;
+		ah->state = RXZ_DONE;
+		pthread_cond_broadcast(&ah->cond);
+	}
+	pthread_mutex_unlock(&ah->lock);
+	return NULL;
+}
+
+static int rxz_ahead_start(struct rxz_cursor *c)
+{
+	struct rxz_ahead *ah = calloc(1, sizeof(*ah));
+
+	if (!ah)
+		return -ENOMEM;
+	rxz_dec_init(&ah->dec, c->x);
+	pthread_mutex_init(&ah->lock, NULL);
+	pthread_cond_init(&ah->cond, NULL);
+	ah->state = RXZ_IDLE;
+	if (pthread_create(&ah->thread, NULL, rxz_worker, ah) != 0) {
+		pthread_cond_destroy(&ah->cond);
+		pthread_mutex_destroy(&ah->lock);
+		free(ah);
+		return -EAGAIN;
+	}
+	c->ah = ah;
+	return 0;
+}
+
+/* Hand the block after the one being read to the worker, if there is one
+ * and a worker (and its buffer) can be had: else it is decoded here. */
+static void rxz_post_next(struct rxz_cursor *c)
+{
+	lzma_index_iter next = c->dec.it;
+	struct rxz_ahead *ah;
+	size_t cap;
+
+	if (lzma_index_iter_next(&next, LZMA_INDEX_ITER_BLOCK))
+		return;		/* the last block */
+	if (!c->ah && rxz_ahead_start(c) < 0) {
+		c->no_ahead = true;
+		return;
+	}
+	ah = c->ah;		/* RXZ_IDLE: all the reader's */
+	cap = next.block.uncompressed_size < c->x->ahead_max ?
+		(size_t)next.block.uncompressed_size : c->x->ahead_max;
+	if (ah->alloc < cap + 1) {
+		free(ah->out);
+		ah->out = malloc(cap + 1);
+		ah->alloc = ah->out ? cap + 1 : 0;
+		if (!ah->out)
+			return;
+	}
+	pthread_mutex_lock(&ah->lock);
+	ah->dec.it = next;
+	ah->cap = cap;
+	ah->wpos = 0;
+	ah->rpos = 0;
+	ah->ret = 0;
+	ah->state = RXZ_POSTED;
+	pthread_cond_broadcast(&ah->cond);
+	pthread_mutex_unlock(&ah->lock);
+	c->posted = true;
+}
+
+/* The next bytes of the block the worker decodes, as they come: 0 at its
+ * end, or its error once every byte before it was read. */
+static ssize_t rxz_ahead_read(struct rxz_cursor *c, void *buf, size_t len,
+			      struct bmap_err *err)
+{
+	struct rxz_ahead *ah = c->ah;
+	const unsigned char *src;
+	size_t n;
+
+	pthread_mutex_lock(&ah->lock);
+	while (ah->rpos == ah->wpos) {
+		if (ah->state == RXZ_DONE) {
+			int r = ah->ret;
+
+			if (r < 0 && err)
+				*err = ah->err;
+			else
+				ah->state = RXZ_IDLE;
+			pthread_mutex_unlock(&ah->lock);
+			return r;	/* stays so after an error */
+		}
+		if (ah->waiting && ah->wpos == ah->cap) {
+			/* That piece was read: on to the next. */
+			ah->wpos = 0;
+			ah->rpos = 0;
+			pthread_cond_broadcast(&ah->cond);
+		}
+		pthread_cond_wait(&ah->cond, &ah->lock);
+	}
+	n = ah->wpos - ah->rpos < len ? ah->wpos - ah->rpos : len;
+	src = ah->out + ah->rpos;
+	pthread_mutex_unlock(&ah->lock);
+	memcpy(buf, src, n);
+	pthread_mutex_lock(&ah->lock);
+	ah->rpos += n;
+	if (ah->rpos == ah->cap && ah->waiting) {
+		ah->wpos = 0;
+		ah->rpos = 0;
+		pthread_cond_broadcast(&ah->cond);
+	}
+	pthread_mutex_unlock(&ah->lock);
+	return (ssize_t)n;
 }
 
 static void rxz_cursor_close(void *cur)
 {
 	struct rxz_cursor *c = cur;
+	struct rxz_ahead *ah = c->ah;
 
-	lzma_end(&c->strm);
+	if (ah) {
+		pthread_mutex_lock(&ah->lock);
+		ah->stop = true;
+		pthread_cond_broadcast(&ah->cond);
+		pthread_mutex_unlock(&ah->lock);
+		pthread_join(ah->thread, NULL);
+		lzma_end(&ah->dec.strm);
+		pthread_cond_destroy(&ah->cond);
+		pthread_mutex_destroy(&ah->lock);
+		free(ah->out);
+		free(ah);
+	}
+	lzma_end(&c->dec.strm);
 	free(c);
 }
 
@@ -273,82 +560,75 @@ static int rxz_cursor_open(void *fmt, uint64_t off, void **cur,
 	const struct rxz *x = fmt;
 	struct rxz_cursor *c;
 
-	c = malloc(sizeof(*c));
+	c = calloc(1, sizeof(*c));
 	if (!c)
 		return bmap_seterr(err, ENOMEM, "out of memory");
 	c->x = x;
-	c->strm = (lzma_stream)LZMA_STREAM_INIT;
-	c->in_block = false;
-	c->end = false;
-	rxz_locate(x, &c->it, off);
-	*start = c->it.block.uncompressed_file_offset;
+	rxz_dec_init(&c->dec, x);
+	c->first = true;
+	c->no_ahead = !x->ahead;
+	rxz_locate(x, &c->dec.it, off);
+	*start = c->dec.it.block.uncompressed_file_offset;
 	*cur = c;
 	return 0;
 }
 
-/* Feed the block decoder the next piece of its block. */
-static int rxz_fill(struct rxz_cursor *c, struct bmap_err *err)
+/* The block of c->dec.it is over: on to the next, if any. */
+static void rxz_block_end(struct rxz_cursor *c)
 {
-	size_t n;
-	int r;
-
-	if (c->strm.avail_in > 0 || c->in_left == 0)
-		return 0;
-	n = c->in_left < RXZ_CHUNK ? (size_t)c->in_left : RXZ_CHUNK;
-	r = rxz_pread(c->x->fd, c->buf, n, c->in_pos, err);
-	if (r < 0)
-		return r;
-	c->strm.next_in = c->buf;
-	c->strm.avail_in = n;
-	c->in_pos += n;
-	c->in_left -= n;
-	return 0;
-}
-
-/* The block decoder is done: every byte of the block must have been
- * used, then on to the next block, if any. */
-static int rxz_block_end(struct rxz_cursor *c, struct bmap_err *err)
-{
-	if (c->strm.avail_in > 0 || c->in_left > 0)
-		return bmap_seterr(err, EBADMSG, "corrupt xz data: block "
-				   "shorter than the index says");
 	c->in_block = false;
-	c->end = lzma_index_iter_next(&c->it, LZMA_INDEX_ITER_BLOCK);
-	return 0;
+	c->from_ahead = false;
+	c->first = false;
+	c->end = lzma_index_iter_next(&c->dec.it, LZMA_INDEX_ITER_BLOCK);
 }
 
 static ssize_t rxz_cursor_read(void *cur, void *buf, size_t len,
 			       struct bmap_err *err)
 {
 	struct rxz_cursor *c = cur;
-	lzma_ret ret;
-	bool last;
+	size_t got = 0;
+	ssize_t n;
 	int r;
 
-	c->strm.next_out = buf;
-	c->strm.avail_out = len;
-	while (c->strm.avail_out == len && len > 0 && !c->end) {
+	while (got == 0 && len > 0 && !c->end) {
 		if (!c->in_block) {
-			r = rxz_block_start(c, err);
-			if (r < 0)
-				return r;
+			c->in_block = true;
+			if (c->posted) {
+				/* The worker has (or is decoding) it. */
+				c->posted = false;
+				c->from_ahead = true;
+			} else {
+				r = rxz_block_start(&c->dec, err);
+				if (r < 0) {
+					c->in_block = false;
+					return r;
+				}
+				if (!c->first && !c->no_ahead)
+					rxz_post_next(c);
+			}
 		}
-		r = rxz_fill(c, err);
+		if (c->from_ahead) {
+			n = rxz_ahead_read(c, buf, len, err);
+			if (n < 0)
+				return n;
+			if (n == 0)
+				rxz_block_end(c);
+			got = (size_t)n;
+			continue;
+		}
+		r = rxz_dec_code(&c->dec, buf, len, &got, err);
 		if (r < 0)
 			return r;
-		/* Once the block's input is all given, FINISH makes liblzma
-		 * say LZMA_BUF_ERROR rather than wait for more. */
-		last = c->in_left == 0 && c->strm.avail_in == 0;
-		ret = lzma_code(&c->strm, last ? LZMA_FINISH : LZMA_RUN);
-		if (ret == LZMA_STREAM_END) {
-			r = rxz_block_end(c, err);
-			if (r < 0)
-				return r;
-		} else if (ret != LZMA_OK) {
-			return rxz_lzma_error(ret, "data", err);
-		}
+		if (r == 1)
+			rxz_block_end(c);
 	}
-	return (ssize_t)(len - c->strm.avail_out);
+	return (ssize_t)got;
+}
+
+/* For the tests: decode ahead in pieces of at most max bytes. */
+void ra_xz_test_ahead_max(void *fmt, size_t max)
+{
+	((struct rxz *)fmt)->ahead_max = max;
 }
 
 static void rxz_close(void *fmt)

@@ -80,4 +80,7 @@ extern const struct ra_format_ops ra_bzip2_ops;
 extern const struct ra_format_ops ra_xz_ops;
 extern const struct ra_format_ops ra_zstd_ops;
 
+/* For tests: decode at most max bytes ahead at a time in xz cursors. */
+void ra_xz_test_ahead_max(void *fmt, size_t max);
+
 #endif
