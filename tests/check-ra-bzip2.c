@@ -70,6 +70,50 @@ static void run(const char *prog, const char *a, const char *op,
 	ck_assert_int_eq(system(cmd), 0);
 }
 
+/* Streams of PIECE bytes each, one block each (bzip2 -1), one after the
+ * other in "pieces.bz2"; piece_at[k] is where stream k starts. */
+#define PIECE 90000u
+#define NPIECES 10u
+static uint64_t piece_at[NPIECES + 1];
+
+static uint64_t file_size(const char *name)
+{
+	char path[256];
+	struct stat st;
+
+	cu_scratch_path(path, sizeof(path), name);
+	ck_assert_int_eq(stat(path, &st), 0);
+	return (uint64_t)st.st_size;
+}
+
+static void setup_pieces(void)
+{
+	unsigned k;
+
+	run("rm -f", "pieces.bz2", "", NULL);
+	for (k = 0; k < NPIECES; k++) {
+		write_file("piece", img + k * PIECE, PIECE);
+		run("bzip2 -1 -c", "piece", ">>", "pieces.bz2");
+		piece_at[k + 1] = file_size("pieces.bz2");
+	}
+}
+
+/* A run of one byte (not zero) longer than a worker holds ahead, between
+ * pieces of noise: "runs.bz2". */
+#define RUNS_SIZE (13u << 20)
+static unsigned char *runs;
+
+static void setup_runs(void)
+{
+	runs = malloc(RUNS_SIZE);
+	ck_assert_ptr_nonnull(runs);
+	memcpy(runs, img, 300000);
+	memset(runs + 300000, 'x', RUNS_SIZE - 600000);
+	memcpy(runs + RUNS_SIZE - 300000, img + 300000, 300000);
+	write_file("runs", runs, RUNS_SIZE);
+	run("bzip2 -1 -c", "runs", ">", "runs.bz2");
+}
+
 /* Once, in the runner: the image, one stream, and two streams of its
  * halves (different levels); and broken copies. */
 static void setup(void)
@@ -84,12 +128,16 @@ static void setup(void)
 	run("gzip -1 -c", "img", ">", "img.gz");
 	run("cp", "one.bz2", "", "trunc.bz2");
 	run("truncate -s -1000", "trunc.bz2", "", NULL);
+	setup_pieces();
+	setup_runs();
 }
 
 static void teardown(void)
 {
 	free(img);
 	img = NULL;
+	free(runs);
+	runs = NULL;
 }
 
 struct t {
@@ -389,6 +437,120 @@ START_TEST(test_broken)
 }
 END_TEST
 
+/* Read name from 0 up to the end, or an error: the bytes handed out
+ * before it (compared with want up to ok), and the result. */
+static int read_until(const char *name, const unsigned char *want,
+		      uint64_t ok, uint64_t *got)
+{
+	static unsigned char buf[100000];
+	struct bmap_err err;
+	uint64_t start, n2;
+	struct t t;
+	void *cur;
+	ssize_t n = 0;
+
+	ck_assert_int_eq(t_open(&t, name, 2), 0);
+	ck_assert_int_eq(ra_bzip2_ops.cursor_open(t.fmt, 0, &cur, &start,
+						  &err), 0);
+	*got = 0;
+	/* odd lengths: the worker's pieces are handed out in parts */
+	while ((n = ra_bzip2_ops.cursor_read(cur, buf, 7777 + *got % 50000,
+					     &err)) > 0) {
+		n2 = *got + (uint64_t)n > ok ? (*got < ok ? ok - *got : 0) :
+		     (uint64_t)n;
+		ck_assert(memcmp(buf, want + *got, (size_t)n2) == 0);
+		*got += (uint64_t)n;
+	}
+	ra_bzip2_ops.cursor_close(cur);
+	t_close(&t);
+	return (int)n;
+}
+
+/* One cursor through blocks decoded ahead (past ends of stream too). */
+START_TEST(test_ahead_whole)
+{
+	uint64_t got;
+
+	ck_assert_int_eq(read_until("pieces.bz2", img,
+				    PIECE * NPIECES, &got), 0);
+	ck_assert_uint_eq(got, PIECE * NPIECES);
+	ck_assert_int_eq(read_until("runs.bz2", runs, RUNS_SIZE, &got), 0);
+	ck_assert_uint_eq(got, RUNS_SIZE);
+}
+END_TEST
+
+/* A bad block, decoded ahead (even streams from 2 on) or not: all that
+ * comes before it is handed out first, then an error. */
+START_TEST(test_ahead_corrupt)
+{
+	unsigned char b;
+	char path[256];
+	uint64_t got, at;
+	unsigned k;
+	int fd;
+
+	for (k = 1; k < NPIECES; k++) {
+		run("cp", "pieces.bz2", "", "flip.bz2");
+		cu_scratch_path(path, sizeof(path), "flip.bz2");
+		fd = open(path, O_RDWR);
+		ck_assert_int_ge(fd, 0);
+		at = (piece_at[k] + piece_at[k + 1]) / 2;
+		ck_assert_int_eq(pread(fd, &b, 1, (off_t)at), 1);
+		b ^= 0x21;
+		ck_assert_int_eq(pwrite(fd, &b, 1, (off_t)at), 1);
+		close(fd);
+		ck_assert_int_eq(read_until("flip.bz2", img,
+					    k * PIECE, &got), -EBADMSG);
+		/* (a bad block may hand out more than its size of garbage
+		 * before its CRC is checked) */
+		ck_assert_msg(got >= k * PIECE,
+			      "stream %u: error after %llu bytes", k,
+			      (unsigned long long)got);
+	}
+	/* cut short in the middle of a stream decoded ahead */
+	run("cp", "pieces.bz2", "", "flip.bz2");
+	cu_scratch_path(path, sizeof(path), "flip.bz2");
+	ck_assert_int_eq(truncate(path, (off_t)(piece_at[4] + 1000)), 0);
+	ck_assert_int_eq(read_until("flip.bz2", img, 4 * PIECE,
+				    &got), -EIO);
+	ck_assert_uint_ge(got, 4 * PIECE);
+}
+END_TEST
+
+/* Cursors closed at many points: with a block being decoded ahead, one
+ * waiting for room, one done. */
+START_TEST(test_ahead_close)
+{
+	static unsigned char buf[65536];
+	static const char *const names[] = { "pieces.bz2", "runs.bz2" };
+	struct bmap_err err;
+	uint64_t start, got;
+	unsigned i, k;
+	void *cur;
+	struct t t;
+	ssize_t n;
+
+	for (i = 0; i < 2; i++) {
+		ck_assert_int_eq(t_open(&t, names[i], 2), 0);
+		for (k = 0; k < 12; k++) {
+			ck_assert_int_eq(ra_bzip2_ops.cursor_open(t.fmt, 0,
+								  &cur, &start,
+								  &err), 0);
+			for (got = 0; got < k * 80000u; got += (uint64_t)n) {
+				n = ra_bzip2_ops.cursor_read(cur, buf,
+							     sizeof(buf),
+							     &err);
+				ck_assert_int_gt(n, 0);
+			}
+			if (k % 3 == 0)
+				usleep(20000);	/* let the worker run */
+			ra_bzip2_ops.cursor_close(cur);
+		}
+		t_close(&t);
+	}
+}
+END_TEST
+
 Suite *ra_bzip2_suite(void)
 {
 	Suite *s = suite_create("ra-bzip2");
@@ -404,6 +566,9 @@ Suite *ra_bzip2_suite(void)
 	tcase_add_test(tc, test_threads);
 	tcase_add_test(tc, test_save_load);
 	tcase_add_test(tc, test_broken);
+	tcase_add_test(tc, test_ahead_whole);
+	tcase_add_test(tc, test_ahead_corrupt);
+	tcase_add_test(tc, test_ahead_close);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -20,7 +20,11 @@
  *  - Cursors decode from a block in order, check every block CRC (libbz2
  *    does, on a block wrapped as a stream of its own), a stream's combined
  *    CRC when they saw the whole stream, and what lies between streams;
- *    they record the lengths they learn.
+ *    they record the lengths they learn. From its second block on, a
+ *    cursor (given two threads or more) has a worker decode the next block
+ *    that needs decoding while it decodes and hands out the current one
+ *    (ra-bzip2-ahead.c): the cursor takes it over, output, then result,
+ *    in the order a decode of its own would give them.
  *
  * The engine tells the image size (hint_size) when it knows it: it must be
  * exact; a wrong size is noticed, and dropped, only when the front meets
@@ -39,6 +43,7 @@
 #include "bz2-scan.h"
 #include "error.h"
 #include "ra.h"
+#include "ra-bzip2-ahead.h"
 
 
 #define UNKNOWN UINT64_MAX
@@ -54,6 +59,8 @@
 /* False magics tried past inside one block before giving up: each try
  * decodes the block so far, so many would cost time squared. */
 #define JOIN_MAX 64u
+/* Remembered all-zero blocks looked past for one to decode ahead. */
+#define AHEAD_SKIP 64u
 /* The most output a block of a level can hold (5 bytes of run make 259). */
 #define BLOCK_OUT_MAX(level) ((uint64_t)(level) * 5200000u)
 
@@ -934,6 +941,10 @@ struct bzcur {
 	uint32_t crc, combined;
 	bool whole;		/* the stream was seen from its start */
 	bool in_block, zero, joined, done;
+	bool taken;		/* the block is the worker's: read from it */
+	bool tried;		/* to start the worker */
+	unsigned blocks;	/* blocks started */
+	struct bz2_ahead *ahead;	/* started on the second block */
 	struct bz2_attempt att;
 	struct bz2_bits bits;
 	int error;
@@ -965,8 +976,84 @@ static int finish_block(struct bzcur *c)
 	return 0;
 }
 
+/* The worker's: read a block's bits, or know it is all zeros. */
+static int prepare_block(void *ctx, const struct bz2_job *job,
+			 struct bz2_bits *bits, uint64_t *len)
+{
+	struct bzfmt *f = ctx;
+	bool zero = false;
+	int ret = read_bits(f, job->pos, job->to, bits);
+
+	if (ret < 0)
+		return ret;
+	return memo_get(f, bits, len, &zero) && zero ? 1 : 0;
+}
+
+/* The block after the one at bit pos (past an end of stream), as the
+ * table has it: false when there is none (or not yet). */
+static bool block_after(struct bzfmt *f, uint64_t pos, struct bz2_job *job)
+{
+	const struct cut *d = NULL;
+	size_t j;
+
+	pthread_mutex_lock(&f->lock);
+	j = cut_index(f, pos) + 1;
+	if (j + 1 < f->n && f->cuts[j].kind == BZ2_CUT_EOS &&
+	    f->cuts[j].level && f->cuts[j + 1].pos == eos_next(f->cuts[j].pos))
+		j++;
+	if (j + 1 < f->n && f->cuts[j].kind == BZ2_CUT_BLOCK &&
+	    f->cuts[j + 1].pos - f->cuts[j].pos <= BZ2_BLOCK_BITS_MAX(9)) {
+		d = &f->cuts[j];
+		job->pos = d->pos;
+		job->to = d[1].pos;
+		job->crc = d->crc;
+		job->level = d->level;
+	}
+	pthread_mutex_unlock(&f->lock);
+	return d != NULL;
+}
+
+/* Whether the block is one of zeros the memo knows (read with b). */
+static bool known_zeros(struct bzfmt *f, const struct bz2_job *job,
+			struct bz2_bits *b)
+{
+	uint64_t len;
+	bool zero = false;
+
+	return job->to - job->pos <= MEMO_BYTES * 8 &&
+	       read_bits(f, job->pos, job->to, b) == 0 &&
+	       memo_get(f, b, &len, &zero) && zero;
+}
+
+/* Have the worker decode the next block after this one that needs a
+ * decode (the cursor passes remembered zeros itself), from the second
+ * block on: a cursor for a short read never starts it. */
+static void decode_ahead(struct bzcur *c)
+{
+	struct bzfmt *f = c->f;
+	struct bz2_bits probe = { 0 };
+	struct bz2_job job = { .pos = c->pos };
+	unsigned k;
+
+	if (++c->blocks < 2 || f->threads < 2)
+		return;
+	if (!c->ahead && !c->tried) {
+		c->tried = true;
+		c->ahead = bz2_ahead_new(prepare_block, f);
+	}
+	if (!c->ahead || !bz2_ahead_idle(c->ahead))
+		return;
+	for (k = 0; k < AHEAD_SKIP && block_after(f, job.pos, &job); k++)
+		if (!known_zeros(f, &job, &probe)) {
+			bz2_ahead_give(c->ahead, &job);
+			break;
+		}
+	bz2_bits_free(&probe);
+}
+
 static int start_block(struct bzcur *c, const struct cut *cut)
 {
+	struct bz2_job job = { c->pos, c->to, cut->crc, cut->level };
 	uint64_t len;
 	size_t slen, boundary;
 	bool zero;
@@ -976,14 +1063,20 @@ static int start_block(struct bzcur *c, const struct cut *cut)
 		return err_truncated(&c->msg);
 	if (c->to - c->pos > BZ2_BLOCK_BITS_MAX(9))
 		return block_bad(c, "no block boundary where one must be");
+	c->produced = 0;
+	c->crc = cut->crc;
+	c->known = cut->len;
+	if (c->ahead && bz2_ahead_take(c->ahead, &job)) {
+		c->taken = true;
+		c->blocks++;
+		return 0;
+	}
+	decode_ahead(c);
 	ret = read_bits(c->f, c->pos, c->to, &c->bits);
 	if (ret == -ENOMEM)
 		return err_nomem(&c->msg);
 	if (ret < 0)
 		return err_read(&c->msg, ret == -ENODATA ? -EIO : ret);
-	c->produced = 0;
-	c->crc = cut->crc;
-	c->known = cut->len;
 	if (memo_get(c->f, &c->bits, &len, &zero) && zero) {
 		c->zeros = len;
 		c->zero = false;
@@ -1095,6 +1188,40 @@ static ssize_t block_read(struct bzcur *c, void *buf, size_t len)
 	return ret < 0 ? ret : (ssize_t)n;
 }
 
+/* The worker's block: its output, then what it found. */
+static ssize_t ahead_step(struct bzcur *c, void *buf, size_t len)
+{
+	struct bz2_ahead_end end;
+	size_t n = bz2_ahead_read(c->ahead, buf, len);
+
+	if (n) {
+		c->produced += n;
+		return (ssize_t)n;
+	}
+	c->taken = false;
+	bz2_ahead_result(c->ahead, &end, &c->bits);
+	if (end.zeros) {
+		c->zeros = end.len;
+		c->zero = false;
+		return end.len ? 0 : finish_block(c);
+	}
+	c->zero = end.zero && c->bits.nbits <= MEMO_BYTES * 8;
+	switch (end.res) {
+	case BZ2_ATT_DONE:
+		return finish_block(c);
+	case BZ2_ATT_RETRY:
+		return rejoin(c);
+	case BZ2_ATT_BAD:
+		return block_bad(c, "bad block or CRC mismatch");
+	case BZ2_ATT_NOMEM:
+	case -ENOMEM:
+		return err_nomem(&c->msg);
+	default:
+		return err_read(&c->msg, end.res == -ENODATA ? -EIO :
+				end.res < 0 ? end.res : -EIO);
+	}
+}
+
 static ssize_t cur_step(struct bzcur *c, void *buf, size_t len)
 {
 	size_t n;
@@ -1108,6 +1235,8 @@ static ssize_t cur_step(struct bzcur *c, void *buf, size_t len)
 			return -EBADMSG;
 		return (ssize_t)n;
 	}
+	if (c->taken)
+		return ahead_step(c, buf, len);
 	if (c->in_block)
 		return block_read(c, buf, len);
 	return next_cut(c);
@@ -1138,6 +1267,7 @@ static void bzip2_cursor_close(void *cur)
 
 	if (!c)
 		return;
+	bz2_ahead_free(c->ahead);
 	bz2_attempt_end(&c->att);
 	bz2_bits_free(&c->bits);
 	free(c);
