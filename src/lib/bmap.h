@@ -342,7 +342,9 @@ ssize_t bmap_ra_pread(struct bmap_ra *ra, void *buf, size_t len,
  * len bytes at image offset off (buf NULL, len 0: the decoder is gone).
  * *state is the tap's own, one per decoder (NULL at first). It is called
  * on the decoder's thread, so calls for one decoder never overlap; calls
- * for different decoders may. Set before the first read.
+ * for different decoders may. Set before the first read; setting another
+ * (or NULL) waits for reads in progress, and the old tap is told every
+ * decoder is gone.
  */
 typedef void (*bmap_ra_tap_fn)(void *ctx, void **state, uint64_t off,
 			       const unsigned char *buf, size_t len);

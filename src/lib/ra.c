@@ -744,8 +744,22 @@ ssize_t bmap_ra_pread(struct bmap_ra *ra, void *buf, size_t len,
 
 void bmap_ra_set_tap(struct bmap_ra *ra, bmap_ra_tap_fn tap, void *ctx)
 {
+	int i;
+
+	pthread_mutex_lock(&ra->lock);
+	/* The old tap lets go of what it kept for each decoder. */
+	for (i = 0; i < RA_CURSORS; i++) {
+		struct cursor *c = &ra->cursors[i];
+
+		while (c->busy)
+			pthread_cond_wait(&ra->changed, &ra->lock);
+		if (ra->tap && c->tap_state)
+			ra->tap(ra->tap_ctx, &c->tap_state, 0, NULL, 0);
+		c->tap_state = NULL;
+	}
 	ra->tap = tap;
 	ra->tap_ctx = ctx;
+	pthread_mutex_unlock(&ra->lock);
 }
 
 void bmap_ra_done(struct bmap_ra *ra, uint64_t off, uint64_t len)

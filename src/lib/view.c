@@ -75,6 +75,8 @@ void bmap_view_close(struct bmap_view *v)
 		return;
 	if (v->scout_started)
 		pthread_join(v->scout, NULL);
+	if (v->verify && v->ra)
+		bmap_ra_set_tap(v->ra, NULL, NULL);
 	pthread_mutex_destroy(&v->lock);
 	pthread_cond_destroy(&v->done);
 	free(v->state);
@@ -371,7 +373,7 @@ static void view_tap(void *ctx, void **state, uint64_t off,
 		     const unsigned char *buf, size_t len)
 {
 	struct bmap_view *v = ctx;
-	const struct bmap *map = v->map;
+	const struct bmap *map;
 	struct tap *t = *state;
 
 	if (!buf) {		/* the decoder is gone */
@@ -381,6 +383,7 @@ static void view_tap(void *ctx, void **state, uint64_t off,
 		*state = NULL;
 		return;
 	}
+	map = v->map;
 	if (!t && !(t = *state = calloc(1, sizeof(*t))))
 		return;
 	if (t->d && t->next != off)
