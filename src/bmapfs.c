@@ -572,7 +572,10 @@ static int serve(struct fs *fs, struct fuse_args *args,
 			goto signals;
 		fuse_loop_cfg_set_clone_fd(loop, cmd->clone_fd);
 		fuse_loop_cfg_set_max_threads(loop, cmd->max_threads);
-		fuse_loop_cfg_set_idle_threads(loop, cmd->max_idle_threads);
+		/* Unset (UINT_MAX) unless given: libfuse 3.14 would complain. */
+		if (cmd->max_idle_threads != UINT_MAX)
+			fuse_loop_cfg_set_idle_threads(loop,
+						       cmd->max_idle_threads);
 		ret = fuse_loop_mt(f, loop);
 		fuse_loop_cfg_destroy(loop);
 	}
