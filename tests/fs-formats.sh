@@ -163,3 +163,9 @@ if [ -n "$BMAPTOOL" ] && [ -x "$BMAPTOOL" ]; then
 else
 	echo "the reference bmaptool is missing: its check is not run"
 fi
+
+step "the daemons said nothing: no warning, no error"
+if [ -s "$WORK/bmapfs.log" ]; then
+	sed 's/^/  | /' "$WORK/bmapfs.log" >&2
+	fail "bmapfs wrote to its standard error"
+fi
