@@ -61,6 +61,7 @@ if [ -c /dev/fuse ] && command -v fusermount3 >/dev/null 2>&1; then
     [ -z "$loop" ] || echo "   (to the loop device $loop)"
     [ -n "$loop" ] || echo "   (to the file card.img: no loop device here)"
     "$build/src/bmapcopy" "$mnt/disk.raw" "$target"
+    echo "   (bmapfs checked every range against its bmap checksum as it was read)"
     fusermount3 -u "$mnt"
 else
     echo "== no FUSE here: flash it with bmapcopy straight from disk.img.xz"
