@@ -113,22 +113,7 @@ struct rxz_cursor {
 static int rxz_pread(int fd, void *buf, size_t len, uint64_t off,
 		     struct bmap_err *err)
 {
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pread(fd, (char *)buf + done, len - done,
-				  (off_t)(off + done));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return bmap_seterr(err, errno, "cannot read the xz "
-					   "file: %s", strerror(errno));
-		if (n == 0)
-			return bmap_seterr(err, EBADMSG, "truncated xz file");
-		done += (size_t)n;
-	}
-	return 0;
+	return ra_pread_all(fd, buf, len, off, "xz", err);
 }
 
 static int rxz_lzma_error(lzma_ret ret, const char *what,

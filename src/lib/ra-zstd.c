@@ -94,22 +94,7 @@ static uint32_t rzs_le32(const unsigned char *p)
 static int rzs_pread(int fd, void *buf, size_t len, uint64_t off,
 		     struct bmap_err *err)
 {
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pread(fd, (char *)buf + done, len - done,
-				  (off_t)(off + done));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return bmap_seterr(err, errno, "cannot read the zstd "
-					   "file: %s", strerror(errno));
-		if (n == 0)
-			return bmap_seterr(err, EBADMSG, "truncated zstd file");
-		done += (size_t)n;
-	}
-	return 0;
+	return ra_pread_all(fd, buf, len, off, "zstd", err);
 }
 
 /* Bytes [off, off + len) of the file (len <= RZS_WIN), through w. */

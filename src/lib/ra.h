@@ -75,6 +75,12 @@ struct ra_format_ops {
 	void (*close)(void *fmt);
 };
 
+/* Exactly len bytes of the compressed file at off: -errno "cannot read
+ * the <what> file: ...", or -EBADMSG "truncated <what> file" when the
+ * file ends first (no seek point is ever past the end of a good one). */
+int ra_pread_all(int fd, void *buf, size_t len, uint64_t off,
+		 const char *what, struct bmap_err *err);
+
 extern const struct ra_format_ops ra_gzip_ops;
 extern const struct ra_format_ops ra_bzip2_ops;
 extern const struct ra_format_ops ra_xz_ops;
