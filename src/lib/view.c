@@ -390,7 +390,7 @@ static void view_tap(void *ctx, void **state, uint64_t off,
 		tap_drop(t);	/* a jump: that range is not seen whole */
 	while (len > 0) {
 		size_t i, n;
-		uint64_t start;
+		uint64_t to;
 
 		if (t->d) {
 			n = tap_feed(v, t, buf, len);
@@ -402,27 +402,24 @@ static void view_tap(void *ctx, void **state, uint64_t off,
 		i = range_after(map, off);
 		if (i == map->nranges)
 			return;
-		start = bmap_range_offset(map, &map->ranges[i]);
-		if (start < off) {	/* seen from its middle: skip it */
-			start = range_end(map, &map->ranges[i]);
-		} else {
-			if (start - off < len)
-				tap_start(v, t, i, start);
+		to = bmap_range_offset(map, &map->ranges[i]);
+		if (to >= off) {
+			if (to - off >= len)
+				return;
+			buf += to - off;
+			len -= to - off;
+			off = to;
+			tap_start(v, t, i, off);
+			if (t->d)
+				continue;
 		}
-		if (start - off >= len)
+		/* Seen from its middle, or not to be hashed: pass it. */
+		to = range_end(map, &map->ranges[i]);
+		if (to - off >= len)
 			return;
-		buf += start - off;
-		len -= start - off;
-		off = start;
-		if (!t->d && off == bmap_range_offset(map, &map->ranges[i])) {
-			/* Not to be hashed: skip the range. */
-			n = range_end(map, &map->ranges[i]) - off < len ?
-				(size_t)(range_end(map, &map->ranges[i]) - off) :
-				len;
-			buf += n;
-			off += n;
-			len -= n;
-		}
+		buf += to - off;
+		len -= to - off;
+		off = to;
 	}
 }
 
