@@ -3,9 +3,9 @@
 #include "config.h"
 
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,22 +29,22 @@ int cu_scratch_init(void)
 	return 0;
 }
 
+static int remove_one(const char *path, const struct stat *st, int flag,
+		      struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
 void cu_scratch_cleanup(void)
 {
-	struct dirent *e;
-	DIR *d;
-
 	if (!scratch[0])
 		return;
-	d = opendir(scratch);
-	if (d) {
-		while ((e = readdir(d)) != NULL) {
-			if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-				unlinkat(dirfd(d), e->d_name, 0);
-		}
-		closedir(d);
-	}
-	rmdir(scratch);
+	/* Depth first: the suites may make folders (index folders). */
+	nftw(scratch, remove_one, 16, FTW_DEPTH | FTW_PHYS);
 	scratch[0] = '\0';
 }
 
