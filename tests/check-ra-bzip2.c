@@ -44,32 +44,6 @@ static void make_image(void)
 	}
 }
 
-static void write_file(const char *name, const void *buf, size_t len)
-{
-	char path[256];
-	FILE *fp;
-
-	cu_scratch_path(path, sizeof(path), name);
-	fp = fopen(path, "wb");
-	ck_assert_ptr_nonnull(fp);
-	ck_assert_uint_eq(fwrite(buf, 1, len, fp), len);
-	ck_assert_int_eq(fclose(fp), 0);
-}
-
-/* Run "prog a op b" on scratch files a and b (b may be NULL). */
-static void run(const char *prog, const char *a, const char *op,
-		const char *b)
-{
-	char pa[256], pb[256] = "", cmd[1024];
-
-	cu_scratch_path(pa, sizeof(pa), a);
-	if (b)
-		cu_scratch_path(pb, sizeof(pb), b);
-	snprintf(cmd, sizeof(cmd), "%s '%s' %s %s%s%s", prog, pa, op,
-		 b ? "'" : "", pb, b ? "'" : "");
-	ck_assert_int_eq(system(cmd), 0);
-}
-
 /* Streams of PIECE bytes each, one block each (bzip2 -1), one after the
  * other in "pieces.bz2"; piece_at[k] is where stream k starts. */
 #define PIECE 90000u
@@ -90,10 +64,10 @@ static void setup_pieces(void)
 {
 	unsigned k;
 
-	run("rm -f", "pieces.bz2", "", NULL);
+	cu_run_scratch("rm -f", "pieces.bz2", "", NULL);
 	for (k = 0; k < NPIECES; k++) {
-		write_file("piece", img + k * PIECE, PIECE);
-		run("bzip2 -1 -c", "piece", ">>", "pieces.bz2");
+		cu_write_scratch("piece", img + k * PIECE, PIECE, "wb");
+		cu_run_scratch("bzip2 -1 -c", "piece", ">>", "pieces.bz2");
 		piece_at[k + 1] = file_size("pieces.bz2");
 	}
 }
@@ -110,8 +84,8 @@ static void setup_runs(void)
 	memcpy(runs, img, 300000);
 	memset(runs + 300000, 'x', RUNS_SIZE - 600000);
 	memcpy(runs + RUNS_SIZE - 300000, img + 300000, 300000);
-	write_file("runs", runs, RUNS_SIZE);
-	run("bzip2 -1 -c", "runs", ">", "runs.bz2");
+	cu_write_scratch("runs", runs, RUNS_SIZE, "wb");
+	cu_run_scratch("bzip2 -1 -c", "runs", ">", "runs.bz2");
 }
 
 /* Once, in the runner: the image, one stream, and two streams of its
@@ -119,15 +93,15 @@ static void setup_runs(void)
 static void setup(void)
 {
 	make_image();
-	write_file("img", img, IMG_SIZE);
-	write_file("img.a", img, HALF);
-	write_file("img.b", img + HALF, IMG_SIZE - HALF);
-	run("bzip2 -1 -c", "img", ">", "one.bz2");
-	run("bzip2 -1 -c", "img.a", ">", "multi.bz2");
-	run("bzip2 -2 -c", "img.b", ">>", "multi.bz2");
-	run("gzip -1 -c", "img", ">", "img.gz");
-	run("cp", "one.bz2", "", "trunc.bz2");
-	run("truncate -s -1000", "trunc.bz2", "", NULL);
+	cu_write_scratch("img", img, IMG_SIZE, "wb");
+	cu_write_scratch("img.a", img, HALF, "wb");
+	cu_write_scratch("img.b", img + HALF, IMG_SIZE - HALF, "wb");
+	cu_run_scratch("bzip2 -1 -c", "img", ">", "one.bz2");
+	cu_run_scratch("bzip2 -1 -c", "img.a", ">", "multi.bz2");
+	cu_run_scratch("bzip2 -2 -c", "img.b", ">>", "multi.bz2");
+	cu_run_scratch("gzip -1 -c", "img", ">", "img.gz");
+	cu_run_scratch("cp", "one.bz2", "", "trunc.bz2");
+	cu_run_scratch("truncate -s -1000", "trunc.bz2", "", NULL);
 	setup_pieces();
 	setup_runs();
 }
@@ -422,7 +396,7 @@ START_TEST(test_broken)
 
 	/* a byte changed in several places: always an error */
 	for (at = 1000; at < 600000; at += 197531) {
-		run("cp", "one.bz2", "", "flip.bz2");
+		cu_run_scratch("cp", "one.bz2", "", "flip.bz2");
 		cu_scratch_path(path, sizeof(path), "flip.bz2");
 		fd = open(path, O_RDWR);
 		ck_assert_int_ge(fd, 0);
@@ -490,7 +464,7 @@ START_TEST(test_ahead_corrupt)
 	int fd;
 
 	for (k = 1; k < NPIECES; k++) {
-		run("cp", "pieces.bz2", "", "flip.bz2");
+		cu_run_scratch("cp", "pieces.bz2", "", "flip.bz2");
 		cu_scratch_path(path, sizeof(path), "flip.bz2");
 		fd = open(path, O_RDWR);
 		ck_assert_int_ge(fd, 0);
@@ -508,7 +482,7 @@ START_TEST(test_ahead_corrupt)
 			      (unsigned long long)got);
 	}
 	/* cut short in the middle of a stream decoded ahead */
-	run("cp", "pieces.bz2", "", "flip.bz2");
+	cu_run_scratch("cp", "pieces.bz2", "", "flip.bz2");
 	cu_scratch_path(path, sizeof(path), "flip.bz2");
 	ck_assert_int_eq(truncate(path, (off_t)(piece_at[4] + 1000)), 0);
 	ck_assert_int_eq(read_until("flip.bz2", img, 4 * PIECE,

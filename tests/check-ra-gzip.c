@@ -71,18 +71,6 @@ static void make_data(void)
 	}
 }
 
-static void write_file(const char *name, const void *buf, size_t len)
-{
-	char path[256];
-	FILE *fp;
-
-	cu_scratch_path(path, sizeof(path), name);
-	fp = fopen(path, "wb");
-	ck_assert_ptr_nonnull(fp);
-	ck_assert_uint_eq(fwrite(buf, 1, len, fp), len);
-	ck_assert_int_eq(fclose(fp), 0);
-}
-
 /* "cmd < in > out" (or ">>" when append) in the scratch folder. */
 static void run(const char *cmd, const char *in, const char *out, bool append)
 {
@@ -144,17 +132,17 @@ static void append_fancy_member(const char *src, const char *out)
 static void setup(void)
 {
 	make_data();
-	write_file("plain", data, DATA_LEN);
+	cu_write_scratch("plain", data, DATA_LEN, "wb");
 	run("gzip -n -6 -c", "plain", "one.gz", false);
 	/* Members: gzip, an empty one, gzip -1, pigz, all header fields. */
 	for (int i = 0; i < 4; i++) {
 		char name[8];
 
 		snprintf(name, sizeof(name), "p%d", i);
-		write_file(name, data + member_at[i],
-			   member_at[i + 1] - member_at[i]);
+		cu_write_scratch(name, data + member_at[i],
+			   member_at[i + 1] - member_at[i], "wb");
 	}
-	write_file("empty", "", 0);
+	cu_write_scratch("empty", "", 0, "wb");
 	run("gzip -n -6 -c", "p0", "multi.gz", false);
 	run("gzip -n -c", "empty", "multi.gz", true);
 	run("gzip -1 -c", "p1", "multi.gz", true);
@@ -180,7 +168,7 @@ static int gzf_open_raw(struct gzf *g, const void *raw, size_t len,
 {
 	char path[256];
 
-	write_file("work.gz", raw, len);
+	cu_write_scratch("work.gz", raw, len, "wb");
 	cu_scratch_path(path, sizeof(path), "work.gz");
 	g->fd = open(path, O_RDONLY);
 	ck_assert_int_ge(g->fd, 0);
@@ -342,7 +330,7 @@ START_TEST(test_not_gzip)
 	ck_assert_int_eq(gzf_open_raw(&g, almost, sizeof(almost), NULL),
 			 -ENOTSUP);
 	close(g.fd);
-	write_file("small", data + 5000, 5000);
+	cu_write_scratch("small", data + 5000, 5000, "wb");
 	run("xz -c", "small", "small.xz", false);
 	xz = slurp("small.xz", &len);
 	ck_assert_int_eq(gzf_open_raw(&g, xz, len, NULL), -ENOTSUP);

@@ -32,57 +32,6 @@
 
 static unsigned char *xt_data;
 
-/* Pseudo-random bytes (compressible a little) with runs of zeros. */
-static void xt_fill(unsigned char *buf, size_t len)
-{
-	uint32_t x = 12345;
-	size_t i = 0;
-
-	while (i < len) {
-		size_t run;
-
-		x = x * 1103515245u + 12345u;
-		run = 1 + (x >> 12) % 40000;
-		if (run > len - i)
-			run = len - i;
-		if ((x >> 8) % 3 == 0) {
-			memset(buf + i, 0, run);
-		} else {
-			size_t j;
-
-			for (j = 0; j < run; j++) {
-				x = x * 1103515245u + 12345u;
-				buf[i + j] = (unsigned char)((x >> 24) & 0x3f);
-			}
-		}
-		i += run;
-	}
-}
-
-static void xt_write(const char *name, const void *buf, size_t len)
-{
-	char path[256];
-	FILE *f;
-
-	cu_scratch_path(path, sizeof(path), name);
-	f = fopen(path, "wb");
-	ck_assert_ptr_nonnull(f);
-	ck_assert_uint_eq(fwrite(buf, 1, len, f), len);
-	ck_assert_int_eq(fclose(f), 0);
-}
-
-/* Run "<prog> <scratch file a> <redir> <scratch file b>". */
-static void xt_run(const char *prog, const char *a, const char *redir,
-		   const char *b)
-{
-	char pa[256], pb[256], cmd[1024];
-
-	cu_scratch_path(pa, sizeof(pa), a);
-	cu_scratch_path(pb, sizeof(pb), b);
-	snprintf(cmd, sizeof(cmd), "%s %s %s %s", prog, pa, redir, pb);
-	ck_assert_msg(system(cmd) == 0, "failed: %s", cmd);
-}
-
 /* xz.xz: stream 1 (3 blocks), 8 bytes of stream padding, stream 2 (4
  * blocks); one.xz: a single block; plain: not xz at all. */
 static void xt_setup(void)
@@ -91,37 +40,23 @@ static void xt_setup(void)
 
 	xt_data = malloc(XT_SIZE);
 	ck_assert_ptr_nonnull(xt_data);
-	xt_fill(xt_data, XT_SIZE);
-	xt_write("xt-a", xt_data, XT_SPLIT);
-	xt_write("xt-b", xt_data + XT_SPLIT, XT_SIZE - XT_SPLIT);
-	xt_write("xt-pad", pad, sizeof(pad));
-	xt_write("plain", xt_data, 4096);
-	xt_run(XT_XZ, "xt-a", ">", "a.xz");
-	xt_run(XT_XZ, "xt-b", ">", "b.xz");
-	xt_run("cat", "a.xz", ">", "xz.xz");
-	xt_run("cat", "xt-pad", ">>", "xz.xz");
-	xt_run("cat", "b.xz", ">>", "xz.xz");
-	xt_run("xz -q -T1 -1 -c", "xt-b", ">", "one.xz");
+	cu_fill_runs(xt_data, XT_SIZE, 12345);
+	cu_write_scratch("xt-a", xt_data, XT_SPLIT, "wb");
+	cu_write_scratch("xt-b", xt_data + XT_SPLIT, XT_SIZE - XT_SPLIT, "wb");
+	cu_write_scratch("xt-pad", pad, sizeof(pad), "wb");
+	cu_write_scratch("plain", xt_data, 4096, "wb");
+	cu_run_scratch(XT_XZ, "xt-a", ">", "a.xz");
+	cu_run_scratch(XT_XZ, "xt-b", ">", "b.xz");
+	cu_run_scratch("cat", "a.xz", ">", "xz.xz");
+	cu_run_scratch("cat", "xt-pad", ">>", "xz.xz");
+	cu_run_scratch("cat", "b.xz", ">>", "xz.xz");
+	cu_run_scratch("xz -q -T1 -1 -c", "xt-b", ">", "one.xz");
 }
 
 static void xt_teardown(void)
 {
 	free(xt_data);
 	xt_data = NULL;
-}
-
-static int xt_openfile(const char *name, uint64_t *size)
-{
-	char path[256];
-	struct stat st;
-	int fd;
-
-	cu_scratch_path(path, sizeof(path), name);
-	fd = open(path, O_RDONLY);
-	ck_assert_msg(fd >= 0, "cannot open %s", path);
-	ck_assert_int_eq(fstat(fd, &st), 0);
-	*size = (uint64_t)st.st_size;
-	return fd;
 }
 
 static void *xt_fmt(int fd, uint64_t size)
@@ -134,52 +69,6 @@ static void *xt_fmt(int fd, uint64_t size)
 	return fmt;
 }
 
-/* Read len bytes (fewer only at the end); the count read. */
-static size_t xt_read(void *cur, unsigned char *buf, size_t len)
-{
-	struct bmap_err err = { "" };
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = ra_xz_ops.cursor_read(cur, buf + done,
-						  len - done, &err);
-
-		ck_assert_msg(n >= 0, "read: %zd %s", n, err.msg);
-		if (n == 0)
-			break;
-		done += (size_t)n;
-	}
-	return done;
-}
-
-/* A cursor for off: its start is point(off) and at or before off, and
- * what it reads from there up to off + want is the data. */
-static void xt_check_at(void *fmt, uint64_t off, size_t want)
-{
-	uint64_t pt = ra_xz_ops.point(fmt, off), start = 0, end;
-	struct bmap_err err = { "" };
-	unsigned char *buf;
-	void *cur = NULL;
-	size_t got;
-
-	ck_assert_uint_le(pt, off);
-	ck_assert_int_eq(ra_xz_ops.cursor_open(fmt, off, &cur, &start, &err),
-			 0);
-	ck_assert_uint_eq(start, pt);
-	end = off + want < XT_SIZE ? off + want : XT_SIZE;
-	buf = malloc(end - start + 1);
-	ck_assert_ptr_nonnull(buf);
-	got = xt_read(cur, buf, end - start + 1);
-	if (end == XT_SIZE)
-		ck_assert_uint_eq(got, end - start);
-	else
-		ck_assert_uint_eq(got, end - start + 1);
-	ck_assert_msg(memcmp(buf, xt_data + start, end - start) == 0,
-		      "wrong data for offset %llu", (unsigned long long)off);
-	free(buf);
-	ra_xz_ops.cursor_close(cur);
-}
-
 START_TEST(test_offsets)
 {
 	static const uint64_t offs[] = {
@@ -189,7 +78,7 @@ START_TEST(test_offsets)
 		XT_SIZE + 100,
 	};
 	uint64_t size;
-	int fd = xt_openfile("xz.xz", &size);
+	int fd = cu_open_scratch("xz.xz", &size);
 	void *fmt = xt_fmt(fd, size);
 	size_t i;
 
@@ -203,9 +92,10 @@ START_TEST(test_offsets)
 	ck_assert_uint_eq(ra_xz_ops.point(fmt, XT_SIZE + 9),
 			  XT_SPLIT + 3 * XT_BLOCK);
 	for (i = 0; i < sizeof(offs) / sizeof(offs[0]); i++)
-		xt_check_at(fmt, offs[i], 70000);
+		cu_ra_check_at(&ra_xz_ops, fmt,
+			       xt_data, XT_SIZE, offs[i], 70000);
 	/* From the start to the end, through both streams. */
-	xt_check_at(fmt, 0, XT_SIZE);
+	cu_ra_check_at(&ra_xz_ops, fmt, xt_data, XT_SIZE, 0, XT_SIZE);
 	ck_assert_ptr_null(ra_xz_ops.save);
 	ck_assert_ptr_null(ra_xz_ops.load);
 	ra_xz_ops.close(fmt);
@@ -217,7 +107,7 @@ START_TEST(test_interleaved)
 {
 	struct bmap_err err = { "" };
 	uint64_t size, sa, sb, pa, pb;
-	int fd = xt_openfile("xz.xz", &size);
+	int fd = cu_open_scratch("xz.xz", &size);
 	void *fmt = xt_fmt(fd, size), *a, *b;
 	static unsigned char buf[65536];
 
@@ -226,20 +116,20 @@ START_TEST(test_interleaved)
 					       &err), 0);
 	ck_assert_uint_eq(sa, 0);
 	for (pa = sa, pb = sb; pa < XT_SIZE; ) {
-		size_t n = xt_read(a, buf, sizeof(buf));
+		size_t n = cu_ra_read(&ra_xz_ops, a, buf, sizeof(buf));
 
 		ck_assert_uint_gt(n, 0);
 		ck_assert(memcmp(buf, xt_data + pa, n) == 0);
 		pa += n;
 		if (pb < XT_SIZE) {
-			n = xt_read(b, buf, 16384);
+			n = cu_ra_read(&ra_xz_ops, b, buf, 16384);
 			ck_assert(memcmp(buf, xt_data + pb, n) == 0);
 			pb += n;
 		}
 	}
 	ck_assert_uint_eq(pb, XT_SIZE);
-	ck_assert_uint_eq(xt_read(a, buf, 10), 0);
-	ck_assert_uint_eq(xt_read(b, buf, 10), 0);
+	ck_assert_uint_eq(cu_ra_read(&ra_xz_ops, a, buf, 10), 0);
+	ck_assert_uint_eq(cu_ra_read(&ra_xz_ops, b, buf, 10), 0);
 	ra_xz_ops.cursor_close(a);
 	ra_xz_ops.cursor_close(b);
 	ra_xz_ops.close(fmt);
@@ -256,11 +146,11 @@ START_TEST(test_not_seekable)
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(ra_xz_ops.open(fd, 0, 1, &fmt, NULL), -ENOTSUP);
 	close(fd);
-	fd = xt_openfile("plain", &size);
+	fd = cu_open_scratch("plain", &size);
 	ck_assert_int_eq(ra_xz_ops.open(fd, size, 1, &fmt, NULL), -ENOTSUP);
 	close(fd);
 	/* One block: nowhere to seek to. */
-	fd = xt_openfile("one.xz", &size);
+	fd = cu_open_scratch("one.xz", &size);
 	ck_assert_int_eq(ra_xz_ops.open(fd, size, 1, &fmt, NULL), -ENOTSUP);
 	close(fd);
 }
@@ -272,7 +162,7 @@ static int xt_damaged(const char *name, long long pos, uint64_t cut,
 		      uint64_t *size)
 {
 	uint64_t len;
-	int fd = xt_openfile("xz.xz", &len);
+	int fd = cu_open_scratch("xz.xz", &len);
 	unsigned char *buf = malloc(len);
 
 	ck_assert_ptr_nonnull(buf);
@@ -282,9 +172,9 @@ static int xt_damaged(const char *name, long long pos, uint64_t cut,
 		len = cut;
 	else
 		buf[pos < 0 ? (long long)len + pos : pos] ^= 0x10;
-	xt_write(name, buf, len);
+	cu_write_scratch(name, buf, len, "wb");
 	free(buf);
-	return xt_openfile(name, size);
+	return cu_open_scratch(name, size);
 }
 
 /* Decode everything from 0: the first error, or 0. */
@@ -342,9 +232,9 @@ START_TEST(test_corrupt_header)
 	ssize_t n;
 	int fd;
 
-	fd = xt_openfile("xz.xz", &size);
+	fd = cu_open_scratch("xz.xz", &size);
 	close(fd);
-	fd = xt_openfile("b.xz", &b);
+	fd = cu_open_scratch("b.xz", &b);
 	close(fd);
 	/* Stream 2's first block header follows its 12-byte header. */
 	fd = xt_damaged("bad-hdr.xz", (long long)(size - b + 13), 0, &size);
@@ -358,7 +248,7 @@ START_TEST(test_corrupt_header)
 		      err.msg);
 	ra_xz_ops.cursor_close(cur);
 	/* The first stream is still fine. */
-	xt_check_at(fmt, 100, 1000);
+	cu_ra_check_at(&ra_xz_ops, fmt, xt_data, XT_SIZE, 100, 1000);
 	ra_xz_ops.close(fmt);
 	close(fd);
 }
@@ -398,7 +288,7 @@ START_TEST(test_ahead)
 	static const size_t maxes[] = { 64u << 20, 300000, 512 * 1024, 4096 };
 	static const size_t steps[] = { 1u << 20, 65536, 7777, 1 << 21 };
 	uint64_t size;
-	int fd = xt_openfile("xz.xz", &size);
+	int fd = cu_open_scratch("xz.xz", &size);
 	size_t i;
 
 	for (i = 0; i < sizeof(maxes) / sizeof(maxes[0]); i++) {
@@ -407,7 +297,8 @@ START_TEST(test_ahead)
 		ra_xz_test_ahead_max(fmt, maxes[i]);
 		xt_read_steps(fmt, steps[i]);
 		if (i == 1)
-			xt_check_at(fmt, XT_BLOCK + 7, XT_SIZE);
+			cu_ra_check_at(&ra_xz_ops, fmt,
+				       xt_data, XT_SIZE, XT_BLOCK + 7, XT_SIZE);
 		ra_xz_ops.close(fmt);
 	}
 	close(fd);
@@ -427,7 +318,7 @@ START_TEST(test_ahead_close)
 	static unsigned char buf[40000];
 	struct bmap_err err = { "" };
 	uint64_t size, start;
-	int fd = xt_openfile("xz.xz", &size);
+	int fd = cu_open_scratch("xz.xz", &size);
 	size_t i, m;
 
 	for (m = 0; m < 2; m++) {
@@ -471,9 +362,9 @@ static void xt_block_at(unsigned k, uint64_t *off, uint64_t *total)
 	FILE *p;
 	int fd;
 
-	fd = xt_openfile("xz.xz", &xz_size);
+	fd = cu_open_scratch("xz.xz", &xz_size);
 	close(fd);
-	fd = xt_openfile("b.xz", &b_size);
+	fd = cu_open_scratch("b.xz", &b_size);
 	close(fd);
 	cu_scratch_path(pb, sizeof(pb), "b.xz");
 	snprintf(cmd, sizeof(cmd), "xz --robot --list -vv %s", pb);

@@ -26,75 +26,9 @@
 
 static unsigned char *zt_data;
 
-/* Pseudo-random bytes (compressible a little) with runs of zeros. */
-static void zt_fill(unsigned char *buf, size_t len)
-{
-	uint32_t x = 4321;
-	size_t i = 0;
-
-	while (i < len) {
-		size_t run;
-
-		x = x * 1103515245u + 12345u;
-		run = 1 + (x >> 12) % 40000;
-		if (run > len - i)
-			run = len - i;
-		if ((x >> 8) % 3 == 0) {
-			memset(buf + i, 0, run);
-		} else {
-			size_t j;
-
-			for (j = 0; j < run; j++) {
-				x = x * 1103515245u + 12345u;
-				buf[i + j] = (unsigned char)((x >> 24) & 0x3f);
-			}
-		}
-		i += run;
-	}
-}
-
-static void zt_write(const char *name, const void *buf, size_t len,
-		     const char *mode)
-{
-	char path[256];
-	FILE *f;
-
-	cu_scratch_path(path, sizeof(path), name);
-	f = fopen(path, mode);
-	ck_assert_ptr_nonnull(f);
-	ck_assert_uint_eq(fwrite(buf, 1, len, f), len);
-	ck_assert_int_eq(fclose(f), 0);
-}
-
-/* Run "<prog> <scratch file a> <redir> <scratch file b>". */
-static void zt_run(const char *prog, const char *a, const char *redir,
-		   const char *b)
-{
-	char pa[256], pb[256], cmd[1024];
-
-	cu_scratch_path(pa, sizeof(pa), a);
-	cu_scratch_path(pb, sizeof(pb), b);
-	snprintf(cmd, sizeof(cmd), "%s %s %s %s", prog, pa, redir, pb);
-	ck_assert_msg(system(cmd) == 0, "failed: %s", cmd);
-}
-
-static int zt_openfile(const char *name, uint64_t *size)
-{
-	char path[256];
-	struct stat st;
-	int fd;
-
-	cu_scratch_path(path, sizeof(path), name);
-	fd = open(path, O_RDONLY);
-	ck_assert_msg(fd >= 0, "cannot open %s", path);
-	ck_assert_int_eq(fstat(fd, &st), 0);
-	*size = (uint64_t)st.st_size;
-	return fd;
-}
-
 static unsigned char *zt_slurp(const char *name, uint64_t *len)
 {
-	int fd = zt_openfile(name, len);
+	int fd = cu_open_scratch(name, len);
 	unsigned char *buf = malloc(*len + 1);
 
 	ck_assert_ptr_nonnull(buf);
@@ -130,7 +64,7 @@ static void zt_seek_table(const char *name, const uint32_t *csize, int bad)
 	zt_le32(t + sizeof(t) - 9, ZT_NPIECES);
 	t[sizeof(t) - 5] = 0;
 	zt_le32(t + sizeof(t) - 4, 0x8F92EAB1);
-	zt_write(name, t, sizeof(t), "ab");
+	cu_write_scratch(name, t, sizeof(t), "ab");
 }
 
 /* cs.zst: one frame per piece, sizes in their headers, a skippable frame
@@ -149,32 +83,32 @@ static void zt_setup(void)
 
 	zt_data = malloc(ZT_SIZE);
 	ck_assert_ptr_nonnull(zt_data);
-	zt_fill(zt_data, ZT_SIZE);
-	zt_write("plain", zt_data, 4096, "wb");
-	zt_write("cs.zst", "", 0, "wb");
-	zt_write("ns.zst", "", 0, "wb");
+	cu_fill_runs(zt_data, ZT_SIZE, 4321);
+	cu_write_scratch("plain", zt_data, 4096, "wb");
+	cu_write_scratch("cs.zst", "", 0, "wb");
+	cu_write_scratch("ns.zst", "", 0, "wb");
 	for (i = 0; i < ZT_NPIECES; i++) {
 		size_t len = i + 1 < ZT_NPIECES ? ZT_PIECE :
 			     ZT_SIZE - i * ZT_PIECE;
 		uint64_t n;
 
 		snprintf(name, sizeof(name), "p%zu", i);
-		zt_write(name, zt_data + i * ZT_PIECE, len, "wb");
-		zt_run("zstd -q -1 -c", name, ">>", "cs.zst");
+		cu_write_scratch(name, zt_data + i * ZT_PIECE, len, "wb");
+		cu_run_scratch("zstd -q -1 -c", name, ">>", "cs.zst");
 		if (i == 1)
-			zt_write("cs.zst", skip, sizeof(skip), "ab");
-		zt_run("zstd -q -1 -c <", name, "> ", "ns-one.zst");
-		close(zt_openfile("ns-one.zst", &n));
+			cu_write_scratch("cs.zst", skip, sizeof(skip), "ab");
+		cu_run_scratch("zstd -q -1 -c <", name, "> ", "ns-one.zst");
+		close(cu_open_scratch("ns-one.zst", &n));
 		csize[i] = (uint32_t)n;
-		zt_run("cat", "ns-one.zst", ">>", "ns.zst");
+		cu_run_scratch("cat", "ns-one.zst", ">>", "ns.zst");
 	}
-	zt_run("cp", "ns.zst", "", "st.zst");
+	cu_run_scratch("cp", "ns.zst", "", "st.zst");
 	zt_seek_table("st.zst", csize, -1);
-	zt_run("cp", "ns.zst", "", "badst.zst");
+	cu_run_scratch("cp", "ns.zst", "", "badst.zst");
 	zt_seek_table("badst.zst", csize, 3);
-	zt_run("zstd -q -1 -c", "p0", ">", "one.zst");
-	zt_write("sk.zst", skip, sizeof(skip), "wb");
-	zt_run("cat", "cs.zst", ">>", "sk.zst");
+	cu_run_scratch("zstd -q -1 -c", "p0", ">", "one.zst");
+	cu_write_scratch("sk.zst", skip, sizeof(skip), "wb");
+	cu_run_scratch("cat", "cs.zst", ">>", "sk.zst");
 }
 
 static void zt_teardown(void)
@@ -190,53 +124,10 @@ static void *zt_fmt(const char *name, int *fd)
 	uint64_t size;
 	int r;
 
-	*fd = zt_openfile(name, &size);
+	*fd = cu_open_scratch(name, &size);
 	r = ra_zstd_ops.open(*fd, size, 2, &fmt, &err);
 	ck_assert_msg(r == 0, "open %s: %d %s", name, r, err.msg);
 	return fmt;
-}
-
-/* Read len bytes (fewer only at the end); the count read. */
-static size_t zt_read(void *cur, unsigned char *buf, size_t len)
-{
-	struct bmap_err err = { "" };
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = ra_zstd_ops.cursor_read(cur, buf + done,
-						    len - done, &err);
-
-		ck_assert_msg(n >= 0, "read: %zd %s", n, err.msg);
-		if (n == 0)
-			break;
-		done += (size_t)n;
-	}
-	return done;
-}
-
-/* A cursor for off: its start is point(off) and at or before off, and
- * what it reads from there up to off + want is the data. */
-static void zt_check_at(void *fmt, uint64_t off, size_t want)
-{
-	uint64_t pt = ra_zstd_ops.point(fmt, off), start = 0, end;
-	struct bmap_err err = { "" };
-	unsigned char *buf;
-	void *cur = NULL;
-	size_t got;
-
-	ck_assert_uint_le(pt, off);
-	ck_assert_int_eq(ra_zstd_ops.cursor_open(fmt, off, &cur, &start,
-						 &err), 0);
-	ck_assert_uint_eq(start, pt);
-	end = off + want < ZT_SIZE ? off + want : ZT_SIZE;
-	buf = malloc(end - start + 1);
-	ck_assert_ptr_nonnull(buf);
-	got = zt_read(cur, buf, end - start + 1);
-	ck_assert_uint_eq(got, end - start + (end < ZT_SIZE));
-	ck_assert_msg(memcmp(buf, zt_data + start, end - start) == 0,
-		      "wrong data for offset %llu", (unsigned long long)off);
-	free(buf);
-	ra_zstd_ops.cursor_close(cur);
 }
 
 static void zt_check_all(void *fmt)
@@ -256,8 +147,9 @@ static void zt_check_all(void *fmt)
 	ck_assert_uint_eq(ra_zstd_ops.point(fmt, ZT_SIZE + 9),
 			  (ZT_NPIECES - 1) * ZT_PIECE);
 	for (i = 0; i < sizeof(offs) / sizeof(offs[0]); i++)
-		zt_check_at(fmt, offs[i], 70000);
-	zt_check_at(fmt, 0, ZT_SIZE);
+		cu_ra_check_at(&ra_zstd_ops, fmt,
+			       zt_data, ZT_SIZE, offs[i], 70000);
+	cu_ra_check_at(&ra_zstd_ops, fmt, zt_data, ZT_SIZE, 0, ZT_SIZE);
 }
 
 START_TEST(test_sizes_in_headers)
@@ -271,7 +163,7 @@ START_TEST(test_sizes_in_headers)
 	/* A skippable frame first (as pzstd writes) is skipped too. */
 	fmt = zt_fmt("sk.zst", &fd);
 	ck_assert_uint_eq(ra_zstd_ops.size(fmt), ZT_SIZE);
-	zt_check_at(fmt, ZT_PIECE + 3, 1000);
+	cu_ra_check_at(&ra_zstd_ops, fmt, zt_data, ZT_SIZE, ZT_PIECE + 3, 1000);
 	ra_zstd_ops.close(fmt);
 	close(fd);
 }
@@ -320,7 +212,8 @@ static int zt_load(const char *text, size_t len)
 		/* Refused, and nothing taken from it. */
 		ck_assert_msg(strlen(err.msg) > 0, "no message");
 		ck_assert_uint_eq(ra_zstd_ops.size(fmt), BMAP_SIZE_UNKNOWN);
-		zt_check_at(fmt, ZT_SIZE - 5, 100);
+		cu_ra_check_at(&ra_zstd_ops, fmt,
+			       zt_data, ZT_SIZE, ZT_SIZE - 5, 100);
 	}
 	ra_zstd_ops.close(fmt);
 	close(fd);
@@ -338,9 +231,10 @@ START_TEST(test_learn_save_load)
 	/* Nothing known but the first frame's start, until decoded. */
 	ck_assert_uint_eq(ra_zstd_ops.size(fmt), BMAP_SIZE_UNKNOWN);
 	ck_assert_uint_eq(ra_zstd_ops.point(fmt, ZT_SIZE / 2), 0);
-	zt_check_at(fmt, 3 * ZT_PIECE + 5, 100);
+	cu_ra_check_at(&ra_zstd_ops, fmt,
+		       zt_data, ZT_SIZE, 3 * ZT_PIECE + 5, 100);
 	ck_assert_uint_eq(ra_zstd_ops.point(fmt, ZT_SIZE / 2), 3 * ZT_PIECE);
-	zt_check_at(fmt, ZT_SIZE - 1, 100);
+	cu_ra_check_at(&ra_zstd_ops, fmt, zt_data, ZT_SIZE, ZT_SIZE - 1, 100);
 	zt_check_all(fmt);
 	strbuf_init(&sb);
 	ck_assert_int_eq(ra_zstd_ops.save(fmt, &sb), 0);
@@ -391,20 +285,20 @@ START_TEST(test_interleaved)
 	ck_assert_uint_eq(sa, 0);
 	ck_assert_uint_eq(sb, (ZT_NPIECES - 1) * ZT_PIECE);
 	for (pa = sa, pb = sb; pa < ZT_SIZE; ) {
-		size_t n = zt_read(a, buf, sizeof(buf));
+		size_t n = cu_ra_read(&ra_zstd_ops, a, buf, sizeof(buf));
 
 		ck_assert_uint_gt(n, 0);
 		ck_assert(memcmp(buf, zt_data + pa, n) == 0);
 		pa += n;
 		if (pb < ZT_SIZE) {
-			n = zt_read(b, buf, 4096);
+			n = cu_ra_read(&ra_zstd_ops, b, buf, 4096);
 			ck_assert(memcmp(buf, zt_data + pb, n) == 0);
 			pb += n;
 		}
 	}
 	ck_assert_uint_eq(pb, ZT_SIZE);
-	ck_assert_uint_eq(zt_read(a, buf, 10), 0);
-	ck_assert_uint_eq(zt_read(b, buf, 10), 0);
+	ck_assert_uint_eq(cu_ra_read(&ra_zstd_ops, a, buf, 10), 0);
+	ck_assert_uint_eq(cu_ra_read(&ra_zstd_ops, b, buf, 10), 0);
 	ra_zstd_ops.cursor_close(a);
 	ra_zstd_ops.cursor_close(b);
 	ra_zstd_ops.close(fmt);
@@ -421,11 +315,11 @@ START_TEST(test_not_seekable)
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(ra_zstd_ops.open(fd, 0, 1, &fmt, NULL), -ENOTSUP);
 	close(fd);
-	fd = zt_openfile("plain", &size);
+	fd = cu_open_scratch("plain", &size);
 	ck_assert_int_eq(ra_zstd_ops.open(fd, size, 1, &fmt, NULL), -ENOTSUP);
 	close(fd);
 	/* One frame: nowhere to seek to. */
-	fd = zt_openfile("one.zst", &size);
+	fd = cu_open_scratch("one.zst", &size);
 	ck_assert_int_eq(ra_zstd_ops.open(fd, size, 1, &fmt, NULL), -ENOTSUP);
 	close(fd);
 }
@@ -445,9 +339,9 @@ static int zt_damaged(const char *name, uint64_t flip, uint64_t cut,
 
 	if (flip)
 		data[flip] ^= 0x21;
-	zt_write("damaged.zst", data, len - cut, "wb");
+	cu_write_scratch("damaged.zst", data, len - cut, "wb");
 	free(data);
-	fd = zt_openfile("damaged.zst", &len);
+	fd = cu_open_scratch("damaged.zst", &len);
 	r = ra_zstd_ops.open(fd, len, 1, &fmt, err);
 	if (r == 0) {
 		r = ra_zstd_ops.cursor_open(fmt, 0, &cur, &start, err);

@@ -291,3 +291,110 @@ void cu_assert_same_ranges(const struct bmap *a, const struct bmap *b)
 			ck_assert_mem_eq(x->digest, y->digest, a->digest_len);
 	}
 }
+
+void cu_fill_runs(unsigned char *buf, size_t len, uint32_t seed)
+{
+	uint32_t x = seed;
+	size_t i = 0;
+
+	while (i < len) {
+		size_t run;
+
+		x = x * 1103515245u + 12345u;
+		run = 1 + (x >> 12) % 40000;
+		if (run > len - i)
+			run = len - i;
+		if ((x >> 8) % 3 == 0) {
+			memset(buf + i, 0, run);
+		} else {
+			size_t j;
+
+			for (j = 0; j < run; j++) {
+				x = x * 1103515245u + 12345u;
+				buf[i + j] = (unsigned char)((x >> 24) & 0x3f);
+			}
+		}
+		i += run;
+	}
+}
+
+void cu_write_scratch(const char *name, const void *buf, size_t len,
+		      const char *mode)
+{
+	char path[256];
+	FILE *f;
+
+	cu_scratch_path(path, sizeof(path), name);
+	f = fopen(path, mode);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(buf, 1, len, f), len);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+void cu_run_scratch(const char *prog, const char *a, const char *op,
+		    const char *b)
+{
+	char pa[256], pb[256] = "", cmd[1024];
+
+	cu_scratch_path(pa, sizeof(pa), a);
+	if (b)
+		cu_scratch_path(pb, sizeof(pb), b);
+	snprintf(cmd, sizeof(cmd), "%s '%s' %s %s%s%s", prog, pa, op,
+		 b ? "'" : "", pb, b ? "'" : "");
+	ck_assert_msg(system(cmd) == 0, "failed: %s", cmd);
+}
+
+int cu_open_scratch(const char *name, uint64_t *size)
+{
+	char path[256];
+	struct stat st;
+	int fd;
+
+	cu_scratch_path(path, sizeof(path), name);
+	fd = open(path, O_RDONLY);
+	ck_assert_msg(fd >= 0, "cannot open %s", path);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	*size = (uint64_t)st.st_size;
+	return fd;
+}
+
+size_t cu_ra_read(const struct ra_format_ops *ops, void *cur,
+		  unsigned char *buf, size_t len)
+{
+	struct bmap_err err = { "" };
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = ops->cursor_read(cur, buf + done, len - done, &err);
+
+		ck_assert_msg(n >= 0, "read: %zd %s", n, err.msg);
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	return done;
+}
+
+void cu_ra_check_at(const struct ra_format_ops *ops, void *fmt,
+		    const unsigned char *data, uint64_t size, uint64_t off,
+		    size_t want)
+{
+	uint64_t pt = ops->point(fmt, off), start = 0, end;
+	struct bmap_err err = { "" };
+	unsigned char *buf;
+	void *cur = NULL;
+	size_t got;
+
+	ck_assert_uint_le(pt, off);
+	ck_assert_int_eq(ops->cursor_open(fmt, off, &cur, &start, &err), 0);
+	ck_assert_uint_eq(start, pt);
+	end = off + want < size ? off + want : size;
+	buf = malloc(end - start + 1);
+	ck_assert_ptr_nonnull(buf);
+	got = cu_ra_read(ops, cur, buf, end - start + 1);
+	ck_assert_uint_eq(got, end - start + (end < size));
+	ck_assert_msg(memcmp(buf, data + start, end - start) == 0,
+		      "wrong data for offset %llu", (unsigned long long)off);
+	free(buf);
+	ops->cursor_close(cur);
+}

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "bmap.h"
+#include "ra.h"
 
 /* A piece of data in a generated sparse file: bytes [off, off + len). */
 struct cu_piece {
@@ -63,5 +64,29 @@ void cu_assert_text_eq(const char *got, const char *want);
 
 /* Fail unless a and b hold the same ranges and digests. */
 void cu_assert_same_ranges(const struct bmap *a, const struct bmap *b);
+
+/* Pseudo-random bytes below 64 in runs, between runs of zeros (up to
+ * 40000 bytes each): compressible, not trivially; seed picks which. */
+void cu_fill_runs(unsigned char *buf, size_t len, uint32_t seed);
+/* Write buf to scratch file name, fopen()ed with mode ("wb", "ab"). */
+void cu_write_scratch(const char *name, const void *buf, size_t len,
+		      const char *mode);
+/* Run "prog 'a' op 'b'" on scratch files a and b (b may be NULL: then
+ * "prog 'a' op"); fails the test unless it succeeds. */
+void cu_run_scratch(const char *prog, const char *a, const char *op,
+		    const char *b);
+/* Scratch file name opened read-only; *size its size. */
+int cu_open_scratch(const char *name, uint64_t *size);
+
+/* Seek point formats (ra.h): read len bytes with a cursor (fewer only at
+ * the end), failing the test on an error; the count read. */
+size_t cu_ra_read(const struct ra_format_ops *ops, void *cur,
+		  unsigned char *buf, size_t len);
+/* A cursor for off starts at point(off), at or before off, and reads the
+ * image data (size bytes) from there up to off + want, then ends when
+ * the image does. */
+void cu_ra_check_at(const struct ra_format_ops *ops, void *fmt,
+		    const unsigned char *data, uint64_t size, uint64_t off,
+		    size_t want);
 
 #endif
