@@ -349,6 +349,34 @@ ssize_t bmap_ra_pread(struct bmap_ra *ra, void *buf, size_t len,
 typedef void (*bmap_ra_tap_fn)(void *ctx, void **state, uint64_t off,
 			       const unsigned char *buf, size_t len);
 void bmap_ra_set_tap(struct bmap_ra *ra, bmap_ra_tap_fn tap, void *ctx);
+/*
+ * The cache's chunks themselves, for a reader that checks what it is
+ * given: bmap_ra_get holds the chunk of the image that holds off (data,
+ * len bytes at image offset off; len 0, or a chunk ending at or before
+ * off, when the image ends first) until bmap_ra_put. Its bytes never
+ * change while held. serial names this decode of the chunk: a chunk
+ * decoded again (after it left the cache) has another, so a reader that
+ * checked a chunk's bytes once need not check them again while the
+ * serial is the same.
+ */
+#define BMAP_RA_CHUNK (1u << 20)
+struct bmap_ra_ref {
+	const unsigned char *data;
+	uint64_t off;
+	size_t len;
+	uint64_t serial;
+	uint64_t point;		/* the seek point it was decoded from */
+	void *chunk;		/* the engine's */
+};
+int bmap_ra_get(struct bmap_ra *ra, uint64_t off, struct bmap_ra_ref *ref,
+		struct bmap_err *err);
+void bmap_ra_put(struct bmap_ra *ra, struct bmap_ra_ref *ref);
+/* The held chunk failed a check: it leaves the cache, and the seek point
+ * it was decoded from is forgotten (the index is then not saved). True
+ * when decoding it again may give other bytes (a point was forgotten);
+ * false when it would give the same (the file itself is bad). Only off,
+ * serial and point of ref are used: it may be a copy of one already put. */
+bool bmap_ra_reject(struct bmap_ra *ra, const struct bmap_ra_ref *ref);
 /* The caller has what it read of [off, off + len) and will not want it
  * again soon (a reader going through the image in order): the chunks
  * wholly inside are the first the cache lets go. */

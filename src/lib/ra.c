@@ -31,7 +31,7 @@
 #include "ra-index.h"
 
 /* Bytes of image in a cached chunk. */
-#define RA_CHUNK (1u << 20)
+#define RA_CHUNK BMAP_RA_CHUNK
 /* Chunks passed this close before the one wanted are kept. */
 #define RA_KEEP (8ull * RA_CHUNK)
 /* Cursors kept: enough for a few interleaved sequential readers. */
@@ -41,12 +41,17 @@ struct chunk {
 	uint64_t idx;
 	size_t len;		/* RA_CHUNK, or fewer for the last chunk */
 	unsigned char *data;
+	uint64_t serial;	/* this decode of it, unique in the engine */
+	uint64_t point;		/* the seek point its decoder started at */
+	unsigned refs;		/* readers holding it (bmap_ra_get) */
+	bool gone;		/* out of the cache, freed at the last put */
 	struct chunk *prev, *next;	/* LRU list, most recent first */
 	struct chunk *hnext;		/* hash chain */
 };
 
 struct cursor {
 	void *state;		/* NULL: a free slot */
+	uint64_t start;		/* the seek point it started at */
 	uint64_t pos;		/* image offset of its next byte */
 	void *tap_state;	/* the tap's, for this cursor */
 	bool busy;		/* a thread is decoding with it */
@@ -70,7 +75,9 @@ struct bmap_ra {
 	uint64_t cached, cache_max;
 	struct cursor cursors[RA_CURSORS];
 	unsigned long tick;
+	uint64_t serial;	/* of the last chunk decoded */
 	bool saved_dirty;	/* cursors may have found new points */
+	bool index_bad;		/* a seek point failed: do not keep them */
 	bmap_ra_tap_fn tap;
 	void *tap_ctx;
 };
@@ -474,12 +481,17 @@ static void chunk_free(struct chunk *ch)
 	free(ch);
 }
 
+/* Called locked: out of the cache; freed now, or by the last reader
+ * holding it. */
 static void chunk_drop(struct bmap_ra *ra, struct chunk *c)
 {
 	*hash_slot(ra, c->idx) = c->hnext;
 	lru_unlink(ra, c);
 	ra->cached -= c->len;
-	chunk_free(c);
+	if (c->refs)
+		c->gone = true;
+	else
+		chunk_free(c);
 }
 
 static void lru_push_tail(struct bmap_ra *ra, struct chunk *c)
@@ -517,6 +529,7 @@ static void cache_put(struct bmap_ra *ra, struct chunk *c)
 	while (ra->lru_tail && ra->cached + c->len > ra->cache_max)
 		chunk_drop(ra, ra->lru_tail);
 	c->hnext = NULL;
+	c->serial = ++ra->serial;
 	*slot = c;
 	lru_push(ra, c);
 	ra->cached += c->len;
@@ -613,6 +626,7 @@ static int read_chunk(struct bmap_ra *ra, struct cursor *w,
 	ssize_t n;
 
 	ch->idx = w->pos / RA_CHUNK;
+	ch->point = w->start;
 	n = cursor_fill(ra, w, ch->data, RA_CHUNK, err);
 	if (n < 0)
 		return (int)n;
@@ -708,9 +722,11 @@ static int fetch_chunk(struct bmap_ra *ra, uint64_t idx, bool *eof,
 	pthread_mutex_unlock(&ra->lock);
 
 	ret = 0;
-	if (!w.state)
+	if (!w.state) {
 		ret = ra->ops->cursor_open(ra->fmt, off, &w.state, &w.pos,
 					   err);
+		w.start = w.pos;
+	}
 	if (ret == 0)
 		ret = decode_chunk(ra, &w, idx, &ch, err);
 	if (ret < 0)	/* a cursor that failed is in no state to go on */
@@ -764,6 +780,89 @@ ssize_t bmap_ra_pread(struct bmap_ra *ra, void *buf, size_t len,
 	return ret < 0 ? ret : (ssize_t)done;
 }
 
+int bmap_ra_get(struct bmap_ra *ra, uint64_t off, struct bmap_ra_ref *ref,
+		struct bmap_err *err)
+{
+	uint64_t idx = off / RA_CHUNK;
+	struct chunk *c;
+	bool eof = false;
+	int ret = 0;
+
+	memset(ref, 0, sizeof(*ref));
+	ref->off = idx * RA_CHUNK;
+	pthread_mutex_lock(&ra->lock);
+	while (!(c = cache_get(ra, idx))) {
+		ret = fetch_chunk(ra, idx, &eof, err);
+		if (ret < 0 || eof)
+			break;
+	}
+	if (c) {
+		c->refs++;
+		ref->data = c->data;
+		ref->len = c->len;
+		ref->serial = c->serial;
+		ref->point = c->point;
+		ref->chunk = c;
+	}
+	pthread_mutex_unlock(&ra->lock);
+	return ret;
+}
+
+void bmap_ra_put(struct bmap_ra *ra, struct bmap_ra_ref *ref)
+{
+	struct chunk *c = ref->chunk;
+
+	if (!c)
+		return;
+	pthread_mutex_lock(&ra->lock);
+	if (--c->refs == 0 && c->gone)
+		chunk_free(c);
+	pthread_mutex_unlock(&ra->lock);
+	ref->chunk = NULL;
+	ref->data = NULL;
+}
+
+void ra_mark_index_bad(struct bmap_ra *ra)
+{
+	ra->index_bad = true;
+}
+
+/* Called locked: forget seek point point, and the idle decoders that
+ * started there; true when it was one the format could forget. */
+static bool drop_point(struct bmap_ra *ra, uint64_t point)
+{
+	int i;
+
+	if (point == 0 || !ra->ops->drop_point)
+		return false;
+	/* Already gone when another reader dropped it first: a new decode
+	 * still starts before it. */
+	if (ra->ops->point(ra->fmt, point) == point)
+		ra->ops->drop_point(ra->fmt, point);
+	ra_mark_index_bad(ra);
+	for (i = 0; i < RA_CURSORS; i++) {
+		struct cursor *c = &ra->cursors[i];
+
+		if (c->state && !c->busy && c->start == point)
+			cursor_end(ra, c);
+	}
+	return true;
+}
+
+bool bmap_ra_reject(struct bmap_ra *ra, const struct bmap_ra_ref *ref)
+{
+	struct chunk *cached;
+	bool again;
+
+	pthread_mutex_lock(&ra->lock);
+	cached = *hash_slot(ra, ref->off / RA_CHUNK);
+	if (cached && cached->serial == ref->serial)
+		chunk_drop(ra, cached);
+	again = drop_point(ra, ref->point);
+	pthread_mutex_unlock(&ra->lock);
+	return again;
+}
+
 void bmap_ra_set_tap(struct bmap_ra *ra, bmap_ra_tap_fn tap, void *ctx)
 {
 	int i;
@@ -805,14 +904,20 @@ void bmap_ra_done(struct bmap_ra *ra, uint64_t off, uint64_t len)
 
 int bmap_ra_save_index(struct bmap_ra *ra, struct bmap_err *err)
 {
+	bool bad;
 	int ret;
 
 	if (!ra->index_path || !ra->ops->save)
 		return 0;
 	pthread_mutex_lock(&ra->lock);
+	bad = ra->index_bad;
 	ret = ra->saved_dirty ? 1 : 0;
 	ra->saved_dirty = false;
 	pthread_mutex_unlock(&ra->lock);
+	if (bad) {	/* the index, or points learnt from it, failed */
+		unlink(ra->index_path);
+		return 0;
+	}
 	if (!ret)
 		return 0;
 	return ra_index_save(ra->index_path, ra->ops, ra->fmt, err);

@@ -72,8 +72,16 @@ struct ra_format_ops {
 	void (*hint_size)(void *fmt, uint64_t size);
 	int (*load)(void *fmt, const void *buf, size_t len,
 		    struct bmap_err *err);
+	/* Optional: forget the seek point at image offset off (a *start
+	 * cursor_open gave), whose bytes failed a check: point() and
+	 * cursor_open() never use it again. Never called for 0. */
+	void (*drop_point)(void *fmt, uint64_t off);
 	void (*close)(void *fmt);
 };
+
+/* A seek point failed when used: the index file is not to be trusted,
+ * and is removed rather than saved. */
+void ra_mark_index_bad(struct bmap_ra *ra);
 
 /* Exactly len bytes of the compressed file at off: -errno "cannot read
  * the <what> file: ...", or -EBADMSG "truncated <what> file" when the

@@ -4,8 +4,17 @@
  * nothing, and a mapped range's bytes are handed out only after the whole
  * range has matched its checksum. Each range is checked once, by the
  * first read that touches it (others wanting it wait), and its verdict is
- * remembered. Decoded data goes through the random-access cache, so the
- * check usually leaves the range ready to be read.
+ * remembered.
+ *
+ * What is handed out is never trusted for having been checked once: the
+ * check also keeps a SHA-256 of each *piece* of the range (the part of it
+ * inside one cache chunk), with the serial of the chunk it hashed. A read
+ * is served from a chunk whose serial is the one its piece was hashed in
+ * (the very bytes the check saw, still in memory), or else the piece is
+ * hashed again from the chunk it is served from and compared. A chunk
+ * decoded again from a bad seek point, or from an image file changed
+ * since, is caught there: it costs an EIO (logged) or a decode from an
+ * earlier point, never a wrong byte.
  */
 #include "config.h"
 
@@ -28,11 +37,24 @@
 
 enum range_state { R_UNCHECKED, R_CHECKING, R_GOOD, R_BAD };
 
+/* A piece: the part of a range inside one chunk of BMAP_RA_CHUNK. */
+#define PIECE BMAP_RA_CHUNK
+#define PIECE_SUM 32		/* SHA-256 */
+/* Times a read decodes a piece again after a seek point failed. */
+#define RETRIES 8
+
+struct piece {
+	unsigned char sum[PIECE_SUM];
+	uint64_t serial;	/* a chunk known to hold these bytes, or 0 */
+};
+
 struct bmap_view {
 	struct bmap_ra *ra;
 	const struct bmap *map;
 	bool verify;
 	unsigned char *state;	/* enum range_state, one per range */
+	size_t *first_piece;	/* per range, its first in pieces[] */
+	struct piece *pieces;	/* valid for R_GOOD ranges */
 	pthread_mutex_t lock;
 	pthread_cond_t done;	/* a check ended */
 	size_t last;		/* the range read last, or SIZE_MAX */
@@ -46,19 +68,75 @@ struct bmap_view {
 static void view_tap(void *ctx, void **state, uint64_t off,
 		     const unsigned char *buf, size_t len);
 
+static uint64_t range_end(const struct bmap *map, const struct bmap_range *r)
+{
+	return bmap_range_offset(map, r) + bmap_range_length(map, r);
+}
+
+/* Pieces of range r. */
+static size_t pieces_of(const struct bmap *map, const struct bmap_range *r)
+{
+	return (size_t)((range_end(map, r) - 1) / PIECE -
+			bmap_range_offset(map, r) / PIECE + 1);
+}
+
+/* The piece of range i that holds off. */
+static struct piece *piece_at(const struct bmap_view *v, size_t i,
+			      uint64_t off)
+{
+	uint64_t first = bmap_range_offset(v->map, &v->map->ranges[i]);
+
+	return &v->pieces[v->first_piece[i] + (off / PIECE - first / PIECE)];
+}
+
+/* [*from, *to): the piece of range i that holds off. */
+static void piece_span(const struct bmap_view *v, size_t i, uint64_t off,
+		       uint64_t *from, uint64_t *to)
+{
+	const struct bmap_range *r = &v->map->ranges[i];
+	uint64_t lo = off - off % PIECE, hi = lo + PIECE;
+	uint64_t start = bmap_range_offset(v->map, r);
+	uint64_t end = range_end(v->map, r);
+
+	*from = start > lo ? start : lo;
+	*to = end < hi ? end : hi;
+}
+
+static int alloc_pieces(struct bmap_view *v)
+{
+	const struct bmap *map = v->map;
+	size_t i, n = 0;
+
+	v->first_piece = calloc(map->nranges ? map->nranges : 1,
+				sizeof(*v->first_piece));
+	if (!v->first_piece)
+		return -ENOMEM;
+	for (i = 0; i < map->nranges; i++) {
+		v->first_piece[i] = n;
+		n += pieces_of(map, &map->ranges[i]);
+	}
+	v->pieces = calloc(n ? n : 1, sizeof(*v->pieces));
+	return v->pieces ? 0 : -ENOMEM;
+}
+
 int bmap_view_open(struct bmap_view **viewp, struct bmap_ra *ra,
 		   const struct bmap *map, bool verify, struct bmap_err *err)
 {
 	struct bmap_view *v = calloc(1, sizeof(*v));
 
-	if (v)
+	if (v) {
+		v->map = map;
 		v->state = calloc(map->nranges ? map->nranges : 1, 1);
-	if (!v || !v->state) {
+	}
+	if (!v || !v->state || alloc_pieces(v) < 0) {
+		if (v) {
+			free(v->state);
+			free(v->first_piece);
+		}
 		free(v);
 		return bmap_seterr(err, ENOMEM, "out of memory");
 	}
 	v->ra = ra;
-	v->map = map;
 	v->verify = verify && map->digest_len > 0;
 	v->last = SIZE_MAX;
 	if (v->verify && ra)
@@ -80,12 +158,9 @@ void bmap_view_close(struct bmap_view *v)
 	pthread_mutex_destroy(&v->lock);
 	pthread_cond_destroy(&v->done);
 	free(v->state);
+	free(v->first_piece);
+	free(v->pieces);
 	free(v);
-}
-
-static uint64_t range_end(const struct bmap *map, const struct bmap_range *r)
-{
-	return bmap_range_offset(map, r) + bmap_range_length(map, r);
 }
 
 /* The first range that ends after off, or nranges. */
@@ -136,29 +211,27 @@ struct ahead {
 static void *ahead_run(void *arg)
 {
 	struct ahead *a = arg;
-	unsigned char *buf = malloc(VIEW_STEP);
 	struct bmap_err err;
 
 	pthread_mutex_lock(&a->lock);
-	while (buf && !a->stop && a->pos < a->end) {
+	while (!a->stop && a->pos < a->end) {
 		uint64_t pos = a->pos;
-		size_t want = a->end - pos < VIEW_STEP ?
-			(size_t)(a->end - pos) : VIEW_STEP;
-		ssize_t n;
+		struct bmap_ra_ref ref;
+		int ret;
 
 		if (!a->far && pos - a->hashed >= AHEAD_MAX) {
 			pthread_cond_wait(&a->moved, &a->lock);
 			continue;
 		}
 		pthread_mutex_unlock(&a->lock);
-		n = bmap_ra_pread(a->ra, buf, want, pos, &err);
+		ret = bmap_ra_get(a->ra, pos, &ref, &err);
+		bmap_ra_put(a->ra, &ref);
 		pthread_mutex_lock(&a->lock);
-		if (n <= 0)
+		if (ret < 0 || ref.off + ref.len <= pos)
 			break;
-		a->pos = pos + (uint64_t)n;
+		a->pos = ref.off + ref.len;
 	}
 	pthread_mutex_unlock(&a->lock);
-	free(buf);
 	return NULL;
 }
 
@@ -199,58 +272,79 @@ static void ahead_stop(struct ahead *a)
 	pthread_cond_destroy(&a->moved);
 }
 
-/* Hash range i from the image: 0 when it matches; -EBADMSG (with a
- * message naming the range) when it does not or cannot be decoded;
- * another -errno (ENOMEM, ...) when the check could not be made. */
-static int check_range(struct bmap_view *v, size_t i, struct bmap_err *err)
+/* What one pass of a check saw: per piece its digest and the chunk it
+ * came from (off, serial and seek point; the bytes are not kept). */
+struct pass {
+	struct piece *sums;
+	struct bmap_ra_ref *seen;
+	size_t n;		/* pieces seen */
+	bool match;		/* the whole range matched */
+};
+
+/* Hash range i once, piece by piece: 0 (p->match tells the verdict), or
+ * -errno with the reason in why when it could not be decoded. */
+static int hash_range(struct bmap_view *v, size_t i, struct pass *p,
+		      struct bmap_err *why)
 {
 	const struct bmap_range *r = &v->map->ranges[i];
-	uint64_t off = bmap_range_offset(v->map, r);
-	uint64_t left = bmap_range_length(v->map, r);
+	uint64_t off = bmap_range_offset(v->map, r), end = range_end(v->map, r);
 	unsigned char sum[BMAP_DIGEST_MAX];
-	struct bmap_digest *d;
-	struct bmap_err why;
+	struct bmap_digest *d, *pd;
 	struct ahead ahead, far;
 	bool helped, far_helped = false;
 	uint64_t split;
-	unsigned char *buf;
-	char name[64];
 	int ret;
 
-	range_name(r, name, sizeof(name));
-	ret = bmap_digest_new(&d, v->map->checksum_type, err);
+	p->n = 0;
+	p->match = false;
+	ret = bmap_digest_new(&d, v->map->checksum_type, why);
 	if (ret < 0)
 		return ret;
-	buf = malloc(VIEW_STEP);
-	if (!buf) {
+	ret = bmap_digest_new(&pd, "sha256", why);
+	if (ret < 0) {
 		bmap_digest_free(d);
-		return bmap_seterr(err, ENOMEM, "out of memory");
+		return ret;
 	}
-	why.msg[0] = '\0';
 	/* A long range with a seek point in its second half, that fits the
 	 * cache twice over: its second part is decoded at the same time, by
 	 * a decoder of its own, and waits in the cache for the hash. */
-	split = bmap_ra_point(v->ra, off + left / 2);
-	if (left > 8 * VIEW_STEP && split > off + 4 * VIEW_STEP &&
-	    2 * left <= bmap_ra_cache_size(v->ra))
-		far_helped = ahead_start(&far, v->ra, split, off + left, true);
+	split = bmap_ra_point(v->ra, off + (end - off) / 2);
+	if (end - off > 8 * VIEW_STEP && split > off + 4 * VIEW_STEP &&
+	    2 * (end - off) <= bmap_ra_cache_size(v->ra))
+		far_helped = ahead_start(&far, v->ra, split, end, true);
 	else
-		split = off + left;
+		split = end;
 	helped = ahead_start(&ahead, v->ra, off, split, false);
-	while (left > 0) {
-		size_t want = left < VIEW_STEP ? (size_t)left : VIEW_STEP;
-		ssize_t n = bmap_ra_pread(v->ra, buf, want, off, &why);
+	while (off < end) {
+		uint64_t to = off - off % PIECE + PIECE;
+		struct bmap_ra_ref ref;
+		const unsigned char *b;
 
-		if (n == 0)
-			n = bmap_seterr(&why, EBADMSG,
-					"the image ends before it");
-		if (n < 0) {
-			ret = (int)n;
+		if (to > end)
+			to = end;
+		ret = bmap_ra_get(v->ra, off, &ref, why);
+		if (ret < 0) {
+			/* The decoder that failed started at or before the
+			 * point a new one would use. */
+			p->seen[p->n++] = (struct bmap_ra_ref){
+				.off = off - off % PIECE,
+				.point = bmap_ra_point(v->ra, off) };
 			break;
 		}
-		bmap_digest_update(d, buf, (size_t)n);
-		off += (uint64_t)n;
-		left -= (uint64_t)n;
+		if (ref.off + ref.len < to) {
+			bmap_ra_put(v->ra, &ref);
+			ret = bmap_seterr(why, EBADMSG,
+					  "the image ends before it");
+			break;
+		}
+		b = ref.data + (off - ref.off);
+		bmap_digest_update(d, b, (size_t)(to - off));
+		bmap_digest_update(pd, b, (size_t)(to - off));
+		bmap_digest_final(pd, p->sums[p->n].sum);
+		p->sums[p->n].serial = ref.serial;
+		bmap_ra_put(v->ra, &ref);
+		p->seen[p->n++] = ref;
+		off = to;
 		if (helped && off <= split)
 			ahead_hashed(&ahead, off);
 	}
@@ -260,23 +354,78 @@ static int check_range(struct bmap_view *v, size_t i, struct bmap_err *err)
 		ahead_stop(&far);
 	if (ret == 0) {
 		bmap_digest_final(d, sum);
-		if (memcmp(sum, r->digest, v->map->digest_len))
-			ret = bmap_seterr(err, EBADMSG, "%s: checksum mismatch",
-					  name);
-	} else if (ret == -EIO || ret == -EBADMSG) {
-		ret = bmap_seterr(err, EBADMSG, "%s: %s", name, why.msg);
-	} else {
-		ret = bmap_seterr(err, -ret, "%s", why.msg);
+		p->match = !memcmp(sum, r->digest, v->map->digest_len);
 	}
-	free(buf);
+	bmap_digest_free(pd);
 	bmap_digest_free(d);
 	return ret;
+}
+
+/* A pass failed: the chunks it saw leave the cache and the seek points
+ * they came from are forgotten; true when that can change the bytes. */
+static bool reject_pass(struct bmap_view *v, const struct pass *p)
+{
+	bool again = false;
+	size_t k;
+
+	for (k = 0; k < p->n; k++)
+		if (p->seen[k].point > 0)
+			again |= bmap_ra_reject(v->ra, &p->seen[k]);
+	return again;
+}
+
+/* Check range i against its checksum, its pieces' digests into sums: 0
+ * when it matches; -EBADMSG (with a message naming the range) when it
+ * does not or cannot be decoded; another -errno (ENOMEM, ...) when the
+ * check could not be made. A failure that came through a seek point
+ * other than the stream's start is tried once more without those
+ * points: a bad point (a damaged or planted index) costs a decode, not
+ * a range. */
+static int check_range(struct bmap_view *v, size_t i, struct piece *sums,
+		       struct bmap_err *err)
+{
+	size_t n = pieces_of(v->map, &v->map->ranges[i]);
+	struct pass p = { .sums = sums };
+	struct bmap_err why;
+	char name[64];
+	int ret, tries;
+
+	range_name(&v->map->ranges[i], name, sizeof(name));
+	p.seen = calloc(n, sizeof(*p.seen));
+	if (!p.seen)
+		return bmap_seterr(err, ENOMEM, "out of memory");
+	for (tries = 0;; tries++) {
+		why.msg[0] = '\0';
+		ret = hash_range(v, i, &p, &why);
+		if ((ret == 0 && p.match) ||
+		    (ret < 0 && ret != -EIO && ret != -EBADMSG))
+			break;
+		if (tries > 0 || !reject_pass(v, &p))
+			break;
+	}
+	free(p.seen);
+	if (ret == 0 && !p.match)
+		ret = bmap_seterr(err, EBADMSG, "%s: checksum mismatch", name);
+	else if (ret == -EIO || ret == -EBADMSG)
+		ret = bmap_seterr(err, EBADMSG, "%s: %s", name, why.msg);
+	else if (ret < 0)
+		ret = bmap_seterr(err, -ret, "%s", why.msg);
+	return ret;
+}
+
+/* Called locked: range i passed, its pieces are sums. */
+static void set_good(struct bmap_view *v, size_t i, const struct piece *sums)
+{
+	memcpy(&v->pieces[v->first_piece[i]], sums,
+	       pieces_of(v->map, &v->map->ranges[i]) * sizeof(*sums));
+	v->state[i] = R_GOOD;
 }
 
 /* Range i is known good (0), or why not: -EBADMSG found bad just now
  * (err says why, once), -EIO known bad from before. */
 static int ensure_checked(struct bmap_view *v, size_t i, struct bmap_err *err)
 {
+	struct piece *sums;
 	char name[64];
 	int ret;
 
@@ -298,15 +447,20 @@ static int ensure_checked(struct bmap_view *v, size_t i, struct bmap_err *err)
 	v->state[i] = R_CHECKING;
 	pthread_mutex_unlock(&v->lock);
 
-	ret = check_range(v, i, err);
+	sums = malloc(pieces_of(v->map, &v->map->ranges[i]) * sizeof(*sums));
+	ret = sums ? check_range(v, i, sums, err) :
+		bmap_seterr(err, ENOMEM, "out of memory");
 
 	pthread_mutex_lock(&v->lock);
 	/* A check that could not be made (out of memory) is tried again
 	 * by the next read. */
-	v->state[i] = ret == 0 ? R_GOOD :
-		ret == -EBADMSG ? R_BAD : R_UNCHECKED;
+	if (ret == 0)
+		set_good(v, i, sums);
+	else
+		v->state[i] = ret == -EBADMSG ? R_BAD : R_UNCHECKED;
 	pthread_cond_broadcast(&v->done);
 	pthread_mutex_unlock(&v->lock);
+	free(sums);
 	return ret;
 }
 
@@ -315,18 +469,42 @@ static int ensure_checked(struct bmap_view *v, size_t i, struct bmap_err *err)
  * (skipping to a read further on, say) hashes it as it goes, so a later
  * read of that range needs no check of its own. Only ranges nobody is
  * checking yet, and only from their first byte; a range that fails is
- * left to its first reader, which reports it.
+ * left to its first reader, which reports it. The tap keeps the pieces'
+ * digests too, but no chunk serial (it sees a decoder's output, not the
+ * cache): the first read of each piece hashes it again.
  */
 struct tap {
 	size_t range;
 	uint64_t next;		/* offset the digest wants next */
 	struct bmap_digest *d;	/* NULL: not hashing */
+	struct bmap_digest *pd;	/* the current piece's */
+	struct piece *sums;	/* the range's pieces */
+	size_t k;		/* pieces done */
 };
 
 static void tap_drop(struct tap *t)
 {
 	bmap_digest_free(t->d);
-	t->d = NULL;
+	bmap_digest_free(t->pd);
+	free(t->sums);
+	t->d = t->pd = NULL;
+	t->sums = NULL;
+}
+
+/* Range t->range was hashed whole: keep it if it matched. */
+static void tap_done(struct bmap_view *v, struct tap *t)
+{
+	const struct bmap_range *r = &v->map->ranges[t->range];
+	unsigned char sum[BMAP_DIGEST_MAX];
+
+	bmap_digest_final(t->d, sum);
+	if (!memcmp(sum, r->digest, v->map->digest_len)) {
+		pthread_mutex_lock(&v->lock);
+		if (v->state[t->range] == R_UNCHECKED)
+			set_good(v, t->range, t->sums);
+		pthread_mutex_unlock(&v->lock);
+	}
+	tap_drop(t);
 }
 
 /* Hash what range t->range gets of buf; the bytes used. */
@@ -335,21 +513,28 @@ static size_t tap_feed(struct bmap_view *v, struct tap *t,
 {
 	const struct bmap_range *r = &v->map->ranges[t->range];
 	uint64_t end = range_end(v->map, r);
-	unsigned char sum[BMAP_DIGEST_MAX];
 	size_t n = end - t->next < len ? (size_t)(end - t->next) : len;
+	size_t done = 0;
 
-	bmap_digest_update(t->d, buf, n);
-	t->next += n;
-	if (t->next == end) {
-		bmap_digest_final(t->d, sum);
-		tap_drop(t);
-		if (!memcmp(sum, r->digest, v->map->digest_len)) {
-			pthread_mutex_lock(&v->lock);
-			if (v->state[t->range] == R_UNCHECKED)
-				v->state[t->range] = R_GOOD;
-			pthread_mutex_unlock(&v->lock);
+	while (done < n) {
+		uint64_t cut = t->next - t->next % PIECE + PIECE;
+		size_t m;
+
+		if (cut > end)
+			cut = end;
+		m = cut - t->next < n - done ? (size_t)(cut - t->next) :
+			n - done;
+		bmap_digest_update(t->d, buf + done, m);
+		bmap_digest_update(t->pd, buf + done, m);
+		t->next += m;
+		done += m;
+		if (t->next == cut) {
+			bmap_digest_final(t->pd, t->sums[t->k].sum);
+			t->sums[t->k++].serial = 0;
 		}
 	}
+	if (t->next == end)
+		tap_done(v, t);
 	return n;
 }
 
@@ -357,16 +542,24 @@ static size_t tap_feed(struct bmap_view *v, struct tap *t,
 static void tap_start(struct bmap_view *v, struct tap *t, size_t i,
 		      uint64_t off)
 {
+	const struct bmap_range *r = &v->map->ranges[i];
 	unsigned char st;
 
 	pthread_mutex_lock(&v->lock);
 	st = v->state[i];
 	pthread_mutex_unlock(&v->lock);
-	if (st != R_UNCHECKED || !v->map->ranges[i].has_digest ||
-	    bmap_digest_new(&t->d, v->map->checksum_type, NULL) < 0)
+	if (st != R_UNCHECKED || !r->has_digest)
 		return;
+	t->sums = malloc(pieces_of(v->map, r) * sizeof(*t->sums));
+	if (!t->sums ||
+	    bmap_digest_new(&t->d, v->map->checksum_type, NULL) < 0 ||
+	    bmap_digest_new(&t->pd, "sha256", NULL) < 0) {
+		tap_drop(t);
+		return;
+	}
 	t->range = i;
 	t->next = off;
+	t->k = 0;
 }
 
 static void view_tap(void *ctx, void **state, uint64_t off,
@@ -436,13 +629,19 @@ static void *scout_run(void *arg)
 {
 	struct bmap_view *v = arg;
 	size_t j = v->scout_range;
-	int ret = check_range(v, j, NULL);
+	struct piece *sums = malloc(pieces_of(v->map, &v->map->ranges[j]) *
+				    sizeof(*sums));
+	int ret = sums ? check_range(v, j, sums, NULL) : -ENOMEM;
 
 	pthread_mutex_lock(&v->lock);
-	v->state[j] = ret == 0 ? R_GOOD : R_UNCHECKED;
+	if (ret == 0)
+		set_good(v, j, sums);
+	else
+		v->state[j] = R_UNCHECKED;
 	v->scout_running = false;
 	pthread_cond_broadcast(&v->done);
 	pthread_mutex_unlock(&v->lock);
+	free(sums);
 	return NULL;
 }
 
@@ -492,6 +691,107 @@ static bool note_read(struct bmap_view *v, size_t i)
 	return in_order;
 }
 
+/* Is the held chunk's piece [from, to) of range i what its check saw?
+ * Yes at once when it is the chunk the check hashed (or one hashed
+ * since); else its bytes are hashed now and compared. */
+static bool piece_holds(struct bmap_view *v, size_t i,
+			const struct bmap_ra_ref *ref, uint64_t from,
+			uint64_t to)
+{
+	struct piece *p = piece_at(v, i, from);
+	unsigned char sum[BMAP_DIGEST_MAX];
+	struct bmap_digest *d;
+	bool same;
+
+	pthread_mutex_lock(&v->lock);
+	same = p->serial == ref->serial;
+	pthread_mutex_unlock(&v->lock);
+	if (same)
+		return true;
+	if (ref->off + ref->len < to ||
+	    bmap_digest_new(&d, "sha256", NULL) < 0)
+		return false;
+	bmap_digest_update(d, ref->data + (from - ref->off),
+			   (size_t)(to - from));
+	bmap_digest_final(d, sum);
+	bmap_digest_free(d);
+	if (memcmp(sum, p->sum, PIECE_SUM))
+		return false;
+	pthread_mutex_lock(&v->lock);
+	p->serial = ref->serial;
+	pthread_mutex_unlock(&v->lock);
+	return true;
+}
+
+/* Copy [pos, stop) of range i into out, each piece from a chunk that
+ * holds what the range's check saw (when it is checked): 0, or -errno
+ * with err saying why. A piece that does not hold it is decoded again
+ * while that drops a seek point; then the read fails with -EBADMSG. */
+static int serve(struct bmap_view *v, size_t i, unsigned char *out,
+		 uint64_t pos, uint64_t stop, struct bmap_err *err)
+{
+	bool check = v->verify && v->map->ranges[i].has_digest;
+	int tries = 0, ret;
+
+	while (pos < stop) {
+		struct bmap_ra_ref ref;
+		uint64_t from, to, n;
+		bool again;
+
+		ret = bmap_ra_get(v->ra, pos, &ref, err);
+		if (ret < 0)
+			return ret;
+		if (ref.off + ref.len <= pos) {
+			bmap_ra_put(v->ra, &ref);
+			return bmap_seterr(err, EBADMSG, "the image ends at "
+					   "%llu, before its bmap says",
+					   (unsigned long long)(ref.off +
+								ref.len));
+		}
+		piece_span(v, i, pos, &from, &to);
+		if (check && !piece_holds(v, i, &ref, from, to)) {
+			again = bmap_ra_reject(v->ra, &ref);
+			bmap_ra_put(v->ra, &ref);
+			if (again && ++tries <= RETRIES)
+				continue;
+			return bmap_seterr(err, EBADMSG, "the bytes at %llu-%llu "
+					   "are not those its check saw (the "
+					   "image changed since)",
+					   (unsigned long long)from,
+					   (unsigned long long)to - 1);
+		}
+		n = ref.off + ref.len < stop ? ref.off + ref.len - pos :
+			stop - pos;
+		memcpy(out, ref.data + (pos - ref.off), (size_t)n);
+		bmap_ra_put(v->ra, &ref);
+		out += n;
+		pos += n;
+	}
+	return 0;
+}
+
+/* Serving range i failed: it fails from now on; -EBADMSG (report it,
+ * err says why and where), or -EIO when another read reported it. */
+static int serve_failed(struct bmap_view *v, size_t i, int ret,
+			struct bmap_err *err)
+{
+	char name[64], why[BMAP_ERR_MAX];
+	bool first;
+
+	if (ret != -EIO && ret != -EBADMSG)
+		return ret;
+	pthread_mutex_lock(&v->lock);
+	first = v->state[i] != R_BAD;
+	v->state[i] = R_BAD;
+	pthread_mutex_unlock(&v->lock);
+	if (!first)
+		return -EIO;
+	range_name(&v->map->ranges[i], name, sizeof(name));
+	if (err)
+		snprintf(why, sizeof(why), "%s", err->msg);
+	return bmap_seterr(err, EBADMSG, "%s: %s", name, why);
+}
+
 ssize_t bmap_view_read(struct bmap_view *v, void *buf, size_t len,
 		       uint64_t off, struct bmap_err *err)
 {
@@ -511,7 +811,6 @@ ssize_t bmap_view_read(struct bmap_view *v, void *buf, size_t len,
 			&map->ranges[i] : NULL;
 		uint64_t start = r ? bmap_range_offset(map, r) : end;
 		uint64_t stop;
-		ssize_t n;
 
 		if (pos < start) {	/* a hole */
 			stop = start < end ? start : end;
@@ -524,14 +823,9 @@ ssize_t bmap_view_read(struct bmap_view *v, void *buf, size_t len,
 			return ret;
 		in_order = v->verify && note_read(v, i);
 		stop = range_end(map, r) < end ? range_end(map, r) : end;
-		n = bmap_ra_pread(v->ra, out + (pos - off), stop - pos, pos,
-				  err);
-		if (n < 0)
-			return n == -EBADMSG ? -EIO : n;
-		if ((uint64_t)n != stop - pos)
-			return bmap_seterr(err, EIO, "the image ends at %llu, "
-					   "before its bmap says",
-					   (unsigned long long)(pos + n));
+		ret = serve(v, i, out + (pos - off), pos, stop, err);
+		if (ret < 0)
+			return serve_failed(v, i, ret, err);
 		if (in_order)
 			bmap_ra_done(v->ra, pos, stop - pos);
 		pos = stop;
