@@ -169,6 +169,7 @@ static int fs_getattr(const char *path, struct stat *st,
 		      struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of();
+	mode_t read;
 
 	(void)fi;
 	memset(st, 0, sizeof(*st));
@@ -177,14 +178,17 @@ static int fs_getattr(const char *path, struct stat *st,
 	st->st_atim = fs->image_st.st_atim;
 	st->st_mtim = fs->image_st.st_mtim;
 	st->st_ctim = fs->image_st.st_ctim;
+	/* Who may read the image may read the mount, and no one else
+	 * (default_permissions: the kernel checks, allow_other or not). */
+	read = fs->image_st.st_mode & 0444;
 	if (!strcmp(path, "/")) {
-		st->st_mode = S_IFDIR | 0555;
+		st->st_mode = S_IFDIR | read | read >> 2;
 		st->st_nlink = 2;
 		return 0;
 	}
 	if (strcmp(path, fs->path))
 		return -ENOENT;
-	st->st_mode = S_IFREG | 0444;
+	st->st_mode = S_IFREG | read;
 	st->st_nlink = 1;
 	st->st_size = (off_t)fs->map.image_size;
 	st->st_blocks = (blkcnt_t)((bmap_mapped_bytes(&fs->map) + 511) / 512);

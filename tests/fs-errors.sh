@@ -114,6 +114,31 @@ cmp "$mnt/bad.raw" "$WORK/bad.img" || fail "noverify: not the packed bytes"
 fusermount3 -u "$mnt"
 wait_exit "$FS_PID" 10 || fail "bmapfs did not exit"
 
+step "-o allow_other: the mount is as readable as the image, no more"
+need_cmd setpriv util-linux
+chmod 711 "$WORK"
+# as_nobody CMD...: run CMD as an unprivileged user.
+as_nobody() {
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$@"
+}
+for mode in 644 600; do
+	chmod $mode "$WORK/disk.img.xz"
+	fs_mount "$mnt" --bmap "$img.bmap" -o allow_other,index_dir= \
+		"$WORK/disk.img.xz"
+	if as_nobody cat "$mnt/disk.raw" >/dev/null 2>"$WORK/cat.err"; then
+		[ $mode = 644 ] ||
+			fail "another user read the mount of a $mode image"
+	else
+		[ $mode = 600 ] ||
+			fail "another user could not read the mount of a $mode image: $(cat "$WORK/cat.err")"
+		grep -q "Permission denied" "$WORK/cat.err" ||
+			fail "not refused for permission: $(cat "$WORK/cat.err")"
+	fi
+	fusermount3 -u "$mnt"
+	wait_exit "$FS_PID" 10 || fail "bmapfs did not exit"
+done
+chmod 700 "$WORK"
+
 # ---------------------------------------------------------------------
 step "a corrupt stream: EIO, and the daemon lives on"
 cp "$WORK/disk.img.xz" "$WORK/corrupt.img.xz"
@@ -130,6 +155,28 @@ dd if="$mnt/corrupt.raw" bs=$B count=1 status=none >"$WORK/got" ||
 	fail "block 0 could not be read"
 dd if="$img" bs=$B count=1 status=none | cmp -s - "$WORK/got" ||
 	fail "block 0 is wrong"
+# Every EIO is logged, each failing range once.
+cat "$mnt/corrupt.raw" >/dev/null 2>&1 && fail "a second read succeeded"
+grep "corrupt.raw: blocks" "$WORK/bmapfs.log" >"$WORK/logged" ||
+	{ cat "$WORK/bmapfs.log" >&2; fail "the EIO was not logged with its range"; }
+[ -z "$(sort "$WORK/logged" | uniq -d)" ] ||
+	{ cat "$WORK/bmapfs.log" >&2; fail "a failing range was logged twice"; }
+
+fusermount3 -u "$mnt"
+wait_exit "$FS_PID" 10 || fail "bmapfs did not exit"
+
+step "a corrupt stream with -o noverify: EIO too, logged once a range"
+: >"$WORK/bmapfs.log"
+fs_mount "$mnt" --bmap "$img.bmap" -o noverify,index_dir= "$WORK/corrupt.img.xz"
+for try in 1 2; do
+	if cat "$mnt/corrupt.raw" >/dev/null 2>"$WORK/cat.err"; then
+		fail "reading a corrupt stream succeeded (noverify, try $try)"
+	fi
+done
+grep "corrupt.raw: blocks" "$WORK/bmapfs.log" >"$WORK/logged" ||
+	{ cat "$WORK/bmapfs.log" >&2; fail "noverify: the EIO was not logged"; }
+[ -z "$(sort "$WORK/logged" | uniq -d)" ] ||
+	{ cat "$WORK/bmapfs.log" >&2; fail "noverify: a range was logged twice"; }
 
 step "unmounting with a reader busy does not hang"
 ( exec 3<"$mnt/corrupt.raw"; sleep 30 ) &
