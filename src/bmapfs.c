@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -606,6 +607,11 @@ int main(int argc, char **argv)
 	int i;
 
 	tool_init("bmapfs", NULL);
+	/* Every FUSE thread reads and hashes in large buffers; glibc would
+	 * raise its mmap threshold after the first is freed and then keep
+	 * them in per-thread arenas (about 8 MiB a thread here): a fixed
+	 * threshold gives them back, so cache_size bounds what is kept. */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	bmap_init(&fs.map);
 	the_fs = &fs;
 	for (i = 1; i < argc && strcmp(argv[i], "--"); i++)

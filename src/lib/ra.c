@@ -36,6 +36,10 @@
 #define RA_KEEP (8ull * RA_CHUNK)
 /* Cursors kept: enough for a few interleaved sequential readers. */
 #define RA_CURSORS 6
+/* What a cursor may hold (a decoder's buffers, blocks decoded ahead),
+ * charged against the cache size: a small cache keeps fewer cursors, so
+ * that cache_size bounds the decoded data the engine holds. */
+#define RA_CURSOR_COST (16ull << 20)
 
 struct chunk {
 	uint64_t idx;
@@ -74,6 +78,7 @@ struct bmap_ra {
 	struct chunk *lru_head, *lru_tail;
 	uint64_t cached, cache_max;
 	struct cursor cursors[RA_CURSORS];
+	int ncursors;		/* of them used: the cache size allows */
 	unsigned long tick;
 	uint64_t serial;	/* of the last chunk decoded */
 	bool saved_dirty;	/* cursors may have found new points */
@@ -367,6 +372,10 @@ int bmap_ra_open(struct bmap_ra **rap, const char *path,
 		default_cache();
 	if (ra->cache_max < BMAP_RA_CACHE_MIN)
 		ra->cache_max = BMAP_RA_CACHE_MIN;
+	ra->ncursors = ra->cache_max / RA_CURSOR_COST < RA_CURSORS ?
+		(int)(ra->cache_max / RA_CURSOR_COST) : RA_CURSORS;
+	if (ra->ncursors < 1)
+		ra->ncursors = 1;
 	ra->nhash = 4096;
 	ra->hash = calloc(ra->nhash, sizeof(*ra->hash));
 	if (!ra->hash) {
@@ -580,7 +589,7 @@ static int free_slot(struct bmap_ra *ra)
 {
 	int i, lru = -1;
 
-	for (i = 0; i < RA_CURSORS; i++) {
+	for (i = 0; i < ra->ncursors; i++) {
 		struct cursor *c = &ra->cursors[i];
 
 		if (!c->state && !c->busy)
