@@ -67,8 +67,11 @@ struct ra_format_ops {
 	 * reads (-EINVAL if it does not fit the file) and never trusts it
 	 * blindly. Both may be NULL: nothing to keep. */
 	int (*save)(void *fmt, struct strbuf *out);
-	/* Optional: the image's exact size (the bmap's), told once after
-	 * open; bzip2 uses it to place blocks counted from the end. */
+	/* Optional: the image size the bmap gives, told once after open.
+	 * It may be larger than the data (a hole at the end the file does
+	 * not hold): a format must never place a seek point from it. No
+	 * format uses it now (bzip2 placed blocks counted from the end,
+	 * which gave wrong bytes when the bmap's size was not the data's). */
 	void (*hint_size)(void *fmt, uint64_t size);
 	int (*load)(void *fmt, const void *buf, size_t len,
 		    struct bmap_err *err);
