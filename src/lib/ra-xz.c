@@ -5,7 +5,14 @@
  * uncompressed sizes, so open reads only the indexes (liblzma's file info
  * decoder, fed by pread and following its seek requests through
  * concatenated streams and stream padding) and every seek point is known
- * from then on: nothing to learn, nothing to save.
+ * from then on: nothing to learn, nothing to save. A file whose index
+ * cannot be read (cut short, or damaged at its end) is left to the
+ * engine's sequential path (open says -ENOTSUP): it decodes from the
+ * start, serves what lies before the damage and then fails as bmapcopy
+ * does, -EIO "truncated xz data". Walking the block headers forward
+ * instead would find blocks only in files whose headers hold their sizes
+ * (which they need not), and would be a second index reader, for damaged
+ * files only.
  *
  * A cursor decodes one block at a time with liblzma's block decoder, which
  * verifies the block's check and its sizes against the index, then goes on
@@ -202,6 +209,12 @@ static int rxz_open(int fd, uint64_t file_size, unsigned threads,
 	x->fd = fd;
 	x->file_size = file_size;
 	r = rxz_read_index(x, err);
+	/* No index to be had (the file is cut short, or damaged at its
+	 * end): decode from the start, as bmapcopy does, so that what lies
+	 * before the damage still reads and the decoder says what is wrong
+	 * where it is ("truncated xz data"). */
+	if (r == -EBADMSG)
+		r = -ENOTSUP;
 	if (r == 0 && lzma_index_block_count(x->idx) < RXZ_MIN_BLOCKS)
 		r = -ENOTSUP;
 	if (r < 0) {
