@@ -384,11 +384,34 @@ START_TEST(test_corrupt)
 		ck_assert_msg(strstr(err.msg, "zstd"), "%s", err.msg);
 	}
 	free(data);
-	/* Cut short, in a frame or between frames. */
-	ck_assert_int_eq(zt_damaged("cs.zst", 0, len / 2, &err), -EBADMSG);
-	ck_assert_int_eq(zt_damaged("cs.zst", 0, 1, &err), -EBADMSG);
-	ck_assert_int_eq(zt_damaged("st.zst", 0, 3, &err), -EBADMSG);
-	ck_assert_int_eq(zt_damaged("ns.zst", 0, len / 3, &err), -EBADMSG);
+	/* Cut short, in a frame (its data or its checksum) or in the seek
+	 * table: the frames before it read, then -EIO. */
+	ck_assert_int_eq(zt_damaged("cs.zst", 0, len / 2, &err), -EIO);
+	ck_assert_msg(strstr(err.msg, "truncated zstd data"), "%s", err.msg);
+	ck_assert_int_eq(zt_damaged("cs.zst", 0, 1, &err), -EIO);
+	ck_assert_int_eq(zt_damaged("st.zst", 0, 3, &err), -EIO);
+	ck_assert_int_eq(zt_damaged("ns.zst", 0, len / 3, &err), -EIO);
+}
+END_TEST
+
+/* Cut in the middle, frames with their sizes in their headers and
+ * without: the engine opens it with the frames before the cut as seek
+ * points, reads right before the cut, EIO after it. */
+START_TEST(test_truncated)
+{
+	uint64_t len;
+	unsigned char *data;
+
+	data = zt_slurp("cs.zst", &len);
+	cu_write_scratch("cut.zst", data, len / 2, "wb");
+	free(data);
+	cu_ra_check_cut("cut.zst", "zstd -qdc", zt_data, ZT_SIZE,
+			"zstd, seekable", "truncated zstd data");
+	data = zt_slurp("ns.zst", &len);
+	cu_write_scratch("cut.zst", data, len * 2 / 3, "wb");
+	free(data);
+	cu_ra_check_cut("cut.zst", "zstd -qdc", zt_data, ZT_SIZE,
+			"zstd, seekable", "truncated zstd data");
 }
 END_TEST
 
@@ -405,6 +428,7 @@ Suite *ra_zstd_suite(void)
 	tcase_add_test(tc, test_interleaved);
 	tcase_add_test(tc, test_not_seekable);
 	tcase_add_test(tc, test_corrupt);
+	tcase_add_test(tc, test_truncated);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -6,15 +6,17 @@
 #    the bmap maps nothing in) reads right everywhere, out of order, with
 #    and without verification: the size the bmap gives never places a
 #    block;
-#  - a truncated xz image (several blocks) mounts as truncated gz, bz2
-#    and lz4 ones do: the ranges before the cut read right, reads after it
-#    give EIO ("truncated xz data" in the log).
+#  - a truncated xz (several blocks) or zstd (several frames) image mounts
+#    as truncated gz, bz2 and lz4 ones do: the ranges before the cut read
+#    right, reads after it give EIO ("truncated xz data", "truncated zstd
+#    data" in the log).
 
 . "${top_srcdir:?run the tests through make check}/tests/common.sh"
 
 need_fuse
 need_cmd bzip2 bzip2
 need_cmd xz xz-utils
+need_cmd zstd zstd
 
 step "make a 48 MiB disk image with an ext4 file system"
 make_tree "$WORK/tree"
@@ -63,6 +65,7 @@ truncated() {
 	head -c $((size / 2)) "$2" >"$cut"
 	case $kind in
 	xz)	good=$(xz -dc "$cut" 2>/dev/null | wc -c) ;;
+	zstd)	good=$(zstd -qdc "$cut" 2>/dev/null | wc -c) ;;
 	esac
 	whole=$((good / 1048576 * 1048576))
 	mnt=$WORK/mnt-$kind
@@ -102,3 +105,7 @@ truncated() {
 step "xz: a multi-block file cut in the middle mounts"
 xz -6 --block-size=1MiB -T2 -c "$img" >"$WORK/disk.img.xz"
 truncated xz "$WORK/disk.img.xz"
+
+step "zstd: a multi-frame file cut in the middle mounts"
+split -b 4M --filter='zstd -q -3 -c' "$img" >"$WORK/disk.img.zst"
+truncated zstd "$WORK/disk.img.zst"
