@@ -387,6 +387,37 @@ START_TEST(test_save_load)
 }
 END_TEST
 
+/* Blocks learnt, one dropped: a cursor for an offset in it starts at an
+ * earlier block, and the data are right; 0 is never dropped. */
+START_TEST(test_drop_point)
+{
+	uint64_t off = 7000001, p, q;
+	struct t t;
+
+	ck_assert_int_eq(t_open(&t, "multi.bz2", 2), 0);
+	check_at(&t, off, 1000);
+	p = ra_bzip2_ops.point(t.fmt, off);
+	ck_assert_uint_gt(p, 6000000);
+	ra_bzip2_ops.drop_point(t.fmt, p);
+	q = ra_bzip2_ops.point(t.fmt, off);
+	ck_assert_uint_lt(q, p);
+	ck_assert_uint_gt(q, 0);
+	check_at(&t, off, 70000);
+	check_at(&t, p, 1000);
+	ck_assert_uint_eq(ra_bzip2_ops.point(t.fmt, off), q);
+	/* The second stream's start (a block after an end of stream). */
+	p = ra_bzip2_ops.point(t.fmt, HALF + 77);
+	ck_assert_uint_eq(p, HALF);
+	ra_bzip2_ops.drop_point(t.fmt, HALF);
+	ck_assert_uint_lt(ra_bzip2_ops.point(t.fmt, HALF + 77), HALF);
+	check_at(&t, HALF + 77, 70000);
+	ra_bzip2_ops.drop_point(t.fmt, 0);
+	ck_assert_uint_eq(ra_bzip2_ops.point(t.fmt, 5), 0);
+	check_all(&t);
+	t_close(&t);
+}
+END_TEST
+
 /* Read everything from off: 0, or a negative errno. */
 static int read_all(struct t *t, uint64_t off, struct bmap_err *err)
 {
@@ -569,6 +600,7 @@ Suite *ra_bzip2_suite(void)
 	tcase_add_test(tc, test_threads);
 	tcase_add_test(tc, test_save_load);
 	tcase_add_test(tc, test_broken);
+	tcase_add_test(tc, test_drop_point);
 	tcase_add_test(tc, test_ahead_whole);
 	tcase_add_test(tc, test_ahead_corrupt);
 	tcase_add_test(tc, test_ahead_close);

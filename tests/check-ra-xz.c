@@ -270,6 +270,36 @@ START_TEST(test_corrupt_header)
 }
 END_TEST
 
+/* Block starts dropped (in a stream, and the second stream's first):
+ * cursors then start at the block before, and the data are right; the
+ * point at 0 is never dropped. */
+START_TEST(test_drop_point)
+{
+	uint64_t size, off = 2 * XT_BLOCK + 5;
+	int fd = cu_open_scratch("xz.xz", &size);
+	void *fmt = xt_fmt(fd, size);
+
+	ck_assert_uint_eq(ra_xz_ops.point(fmt, off), 2 * XT_BLOCK);
+	ra_xz_ops.drop_point(fmt, 2 * XT_BLOCK);
+	ck_assert_uint_eq(ra_xz_ops.point(fmt, off), XT_BLOCK);
+	cu_ra_check_at(&ra_xz_ops, fmt, xt_data, XT_SIZE, off, 70000);
+	ra_xz_ops.drop_point(fmt, XT_BLOCK);
+	ra_xz_ops.drop_point(fmt, 0);
+	ck_assert_uint_eq(ra_xz_ops.point(fmt, off), 0);
+	cu_ra_check_at(&ra_xz_ops, fmt, xt_data, XT_SIZE, off, 70000);
+	ck_assert_uint_eq(ra_xz_ops.point(fmt, XT_SPLIT + 7), XT_SPLIT);
+	ra_xz_ops.drop_point(fmt, XT_SPLIT);
+	ck_assert_uint_eq(ra_xz_ops.point(fmt, XT_SPLIT + 7), 0);
+	cu_ra_check_at(&ra_xz_ops, fmt, xt_data, XT_SIZE, XT_SPLIT + 7,
+		       70000);
+	/* Blocks after it are still points. */
+	ck_assert_uint_eq(ra_xz_ops.point(fmt, XT_SPLIT + XT_BLOCK + 7),
+			  XT_SPLIT + XT_BLOCK);
+	ra_xz_ops.close(fmt);
+	close(fd);
+}
+END_TEST
+
 /* From 0 to the end in reads of step bytes: the data. */
 static void xt_read_steps(void *fmt, size_t step)
 {
@@ -480,6 +510,7 @@ Suite *ra_xz_suite(void)
 	tcase_add_test(tc, test_corrupt);
 	tcase_add_test(tc, test_corrupt_header);
 	tcase_add_test(tc, test_truncated);
+	tcase_add_test(tc, test_drop_point);
 	tcase_add_test(tc, test_ahead);
 	tcase_add_test(tc, test_ahead_close);
 	tcase_add_test(tc, test_ahead_corrupt);

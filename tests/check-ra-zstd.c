@@ -394,6 +394,29 @@ START_TEST(test_corrupt)
 }
 END_TEST
 
+/* A frame start dropped: cursors start at the frame before, the data are
+ * right; the point at 0 is never dropped. */
+START_TEST(test_drop_point)
+{
+	uint64_t off = 2 * ZT_PIECE + 7;
+	int fd;
+	void *fmt = zt_fmt("cs.zst", &fd);
+
+	ck_assert_uint_eq(ra_zstd_ops.point(fmt, off), 2 * ZT_PIECE);
+	ra_zstd_ops.drop_point(fmt, 2 * ZT_PIECE);
+	ck_assert_uint_eq(ra_zstd_ops.point(fmt, off), ZT_PIECE);
+	cu_ra_check_at(&ra_zstd_ops, fmt, zt_data, ZT_SIZE, off, 70000);
+	ra_zstd_ops.drop_point(fmt, ZT_PIECE);
+	ra_zstd_ops.drop_point(fmt, 0);
+	ck_assert_uint_eq(ra_zstd_ops.point(fmt, off), 0);
+	cu_ra_check_at(&ra_zstd_ops, fmt, zt_data, ZT_SIZE, off, 70000);
+	ck_assert_uint_eq(ra_zstd_ops.point(fmt, 3 * ZT_PIECE + 7),
+			  3 * ZT_PIECE);
+	ra_zstd_ops.close(fmt);
+	close(fd);
+}
+END_TEST
+
 /* Cut in the middle, frames with their sizes in their headers and
  * without: the engine opens it with the frames before the cut as seek
  * points, reads right before the cut, EIO after it. */
@@ -429,6 +452,7 @@ Suite *ra_zstd_suite(void)
 	tcase_add_test(tc, test_not_seekable);
 	tcase_add_test(tc, test_corrupt);
 	tcase_add_test(tc, test_truncated);
+	tcase_add_test(tc, test_drop_point);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -73,6 +73,7 @@ struct cut {
 	uint32_t crc;		/* the 32 bits after the magic */
 	uint8_t kind;		/* BZ2_CUT_BLOCK or BZ2_CUT_EOS */
 	uint8_t level;		/* block: its stream's; EOS: the next's, or 0 */
+	bool dropped;		/* no cursor starts here (drop_point) */
 };
 
 struct memo {
@@ -435,6 +436,8 @@ static size_t known_cut(const struct bzfmt *f, uint64_t off, bool exact)
 		else
 			hi = mid - 1;
 	}
+	while (lo > 0 && f->cuts[lo].dropped)
+		lo--;
 	return lo;
 }
 
@@ -1381,6 +1384,22 @@ static uint64_t bzip2_point(void *fmt, uint64_t off)
 	return out;
 }
 
+/* The cuts placed at off start no cursor again; a cursor decoding through
+ * them is unaffected (it checks every block's CRC as it goes). */
+static void bzip2_drop_point(void *fmt, uint64_t off)
+{
+	struct bzfmt *f = fmt;
+	size_t i;
+
+	if (off == 0)
+		return;
+	pthread_mutex_lock(&f->lock);
+	for (i = 1; f->scanned && i <= f->front && i < f->n; i++)
+		if (f->cuts[i].out == off)
+			f->cuts[i].dropped = true;
+	pthread_mutex_unlock(&f->lock);
+}
+
 static void bzip2_close(void *fmt)
 {
 	struct bzfmt *f = fmt;
@@ -1399,6 +1418,7 @@ const struct ra_format_ops ra_bzip2_ops = {
 	.open = bzip2_open,
 	.size = bzip2_size,
 	.point = bzip2_point,
+	.drop_point = bzip2_drop_point,
 	.cursor_open = bzip2_cursor_open,
 	.cursor_read = bzip2_cursor_read,
 	.cursor_close = bzip2_cursor_close,

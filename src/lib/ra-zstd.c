@@ -59,6 +59,7 @@ struct rzs_frame {
 	uint64_t dsize;		/* decompressed length, or RZS_UNKNOWN */
 	uint64_t dmax;		/* what its blocks can hold at most, or
 				 * RZS_UNKNOWN (frames from a seek table) */
+	bool dropped;		/* no cursor starts here (drop_point) */
 };
 
 struct rzs {
@@ -66,7 +67,7 @@ struct rzs {
 	uint64_t file_size;
 	struct rzs_frame *fr;	/* coff, clen, dmax: read-only after open */
 	size_t n;
-	pthread_mutex_t lock;	/* for fr[].dsize, ustart, known */
+	pthread_mutex_t lock;	/* for fr[].dsize, .dropped, ustart, known */
 	uint64_t *ustart;	/* n + 1: where each frame starts in the
 				 * image, the last the image's size */
 	size_t known;		/* ustart[0 .. known - 1] are known */
@@ -421,6 +422,8 @@ static size_t rzs_find(const struct rzs *z, uint64_t off)
 		else
 			hi = mid;
 	}
+	while (lo > 0 && z->fr[lo].dropped)
+		lo--;
 	return lo;
 }
 
@@ -433,6 +436,22 @@ static uint64_t rzs_point(void *fmt, uint64_t off)
 	pt = z->ustart[rzs_find(z, off)];
 	pthread_mutex_unlock(&z->lock);
 	return pt;
+}
+
+/* Frames are found from the file, not learnt: one dropped stays so (a
+ * cursor decoding through it is unaffected). */
+static void rzs_drop_point(void *fmt, uint64_t off)
+{
+	struct rzs *z = fmt;
+	size_t i;
+
+	if (off == 0)
+		return;
+	pthread_mutex_lock(&z->lock);
+	for (i = 1; i < z->known && i < z->n; i++)
+		if (z->ustart[i] == off)
+			z->fr[i].dropped = true;
+	pthread_mutex_unlock(&z->lock);
 }
 
 /* Start decoding frame i (or end when there is none). */
@@ -690,6 +709,7 @@ const struct ra_format_ops ra_zstd_ops = {
 	.open = rzs_open,
 	.size = rzs_size,
 	.point = rzs_point,
+	.drop_point = rzs_drop_point,
 	.cursor_open = rzs_cursor_open,
 	.cursor_read = rzs_cursor_read,
 	.cursor_close = rzs_cursor_close,

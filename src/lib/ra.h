@@ -47,6 +47,16 @@ struct ra_format_ops {
 	 * is known now (0 at worst): where cursor_open(off) would start. */
 	uint64_t (*point)(void *fmt, uint64_t off);
 	/*
+	 * Optional: forget the seek point at image offset off (exactly a
+	 * *start that cursor_open gave), for example because bytes decoded
+	 * from it failed their checksum: point() and cursor_open() never use
+	 * it again, later cursors start from an earlier point, and may learn
+	 * a correct point there again as they decode past it. The point at
+	 * 0 (the start of the stream) is never dropped; an offset that is no
+	 * point is ignored. Called from any thread.
+	 */
+	void (*drop_point)(void *fmt, uint64_t off);
+	/*
 	 * A new cursor whose first byte is at *start, the last seek point at
 	 * or before off (it may find new seek points to get there, but must
 	 * not cost a decode from the start when a point is known). Called
