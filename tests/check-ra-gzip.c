@@ -17,7 +17,7 @@
 
 #include "check-suites.h"
 #include "check-util.h"
-#include "ra.h"
+#include "ra-gzip.h"
 
 #define DATA_LEN (14u << 20)	/* several 4 MiB spans */
 #define MAX_POINTS 64
@@ -491,6 +491,88 @@ START_TEST(test_save_load)
 }
 END_TEST
 
+/* Points learnt, one in the middle dropped: cursors for offsets after it
+ * start at the point before and read right; the last one dropped is
+ * learnt again by the next cursor passing it; 0 is never dropped. */
+START_TEST(test_drop_point)
+{
+	uint64_t pts[MAX_POINTS], again[MAX_POINTS];
+	struct gzf g;
+	size_t n;
+
+	gzf_open(&g, "one.gz");
+	read_everything(g.fmt);
+	n = points(g.fmt, pts);
+	ck_assert_uint_ge(n, 3);
+	ra_gzip_ops.drop_point(g.fmt, pts[1]);
+	ck_assert_uint_eq(ra_gzip_ops.point(g.fmt, pts[1] + 5), 0);
+	check_at(g.fmt, pts[1] + 5, 8192);
+	ck_assert_uint_eq(ra_gzip_ops.point(g.fmt, pts[2]), pts[2]);
+	ra_gzip_ops.drop_point(g.fmt, pts[n - 1]);
+	ck_assert_uint_eq(ra_gzip_ops.point(g.fmt, DATA_LEN - 1), pts[n - 2]);
+	check_at(g.fmt, DATA_LEN - 5000, 8192);
+	ck_assert_uint_eq(points(g.fmt, again), n - 1);
+	ck_assert_uint_eq(again[n - 2], pts[n - 1]);
+	ra_gzip_ops.drop_point(g.fmt, 0);
+	ra_gzip_ops.drop_point(g.fmt, 12345);	/* no point: nothing */
+	ck_assert_uint_eq(points(g.fmt, again), n - 1);
+	check_offsets(g.fmt, n - 1);
+	gzf_close(&g);
+}
+END_TEST
+
+/* Point i's window replaced by its bytes inverted, recompressed. */
+static void spoil_window(struct gz_fmt *f, size_t i)
+{
+	static unsigned char win[GZ_WIN];
+	struct gz_point *p = &f->pts[i];
+	uLongf wraw = GZ_WIN, blen = compressBound(GZ_WIN);
+	unsigned char *z = malloc(blen);
+
+	ck_assert_ptr_nonnull(z);
+	ck_assert_uint_gt(p->wlen, 0);
+	ck_assert_int_eq(uncompress(win, &wraw, p->win, p->wlen), Z_OK);
+	for (size_t k = 0; k < wraw; k++)
+		win[k] ^= 0x5a;
+	ck_assert_int_eq(compress2(z, &blen, win, wraw, 6), Z_OK);
+	free(p->win);
+	p->win = z;
+	p->wlen = (uint32_t)blen;
+}
+
+/* A point whose window was altered (as in a damaged index file) gives
+ * wrong bytes; dropped, the bytes from the point before are right. */
+START_TEST(test_drop_spoilt_point)
+{
+	static unsigned char buf[1 << 20];
+	struct gz_fmt *f;
+	struct gzf g;
+	uint64_t at = 0;
+	size_t i;
+	ssize_t n;
+
+	gzf_open(&g, "one.gz");
+	read_everything(g.fmt);
+	f = g.fmt;
+	/* The first block point whose next MiB refers to its window. */
+	for (i = 1; i < f->npts && at == 0; i++) {
+		if (f->pts[i].member)
+			continue;
+		spoil_window(f, i);
+		n = read_at(f, f->pts[i].out, buf, sizeof(buf), NULL);
+		ck_assert_int_gt(n, 0);
+		if (memcmp(buf, data + f->pts[i].out, (size_t)n) != 0)
+			at = f->pts[i].out;
+	}
+	ck_assert_msg(at > 0, "no spoilt window changed the bytes");
+	ra_gzip_ops.drop_point(f, at);
+	ck_assert_uint_lt(ra_gzip_ops.point(f, at), at);
+	check_at(f, at, 8192);
+	check_at(f, at + 100000, 8192);
+	gzf_close(&g);
+}
+END_TEST
+
 START_TEST(test_members)
 {
 	struct gzf g;
@@ -652,6 +734,8 @@ Suite *ra_gzip_suite(void)
 	tcase_add_test(tc, test_learn_from_middle);
 	tcase_add_test(tc, test_save_load);
 	tcase_add_test(tc, test_members);
+	tcase_add_test(tc, test_drop_point);
+	tcase_add_test(tc, test_drop_spoilt_point);
 	tcase_add_test(tc, test_corrupt);
 	tcase_add_test(tc, test_truncated);
 	tcase_add_test(tc, test_header_crc);

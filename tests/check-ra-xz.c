@@ -209,16 +209,32 @@ START_TEST(test_corrupt)
 	ck_assert_msg(strstr(err.msg, "corrupt xz data"), "%s", err.msg);
 	ra_xz_ops.close(fmt);
 	close(fd);
-	/* In the last stream's index: found by open. */
+	/* In the last stream's index, or cut short (no footer where it
+	 * should be): no index to seek by, so decoded from the start, as
+	 * bmapcopy does (the decoder finds the damage where it is). */
 	fd = xt_damaged("bad-index.xz", -20, 0, &size);
 	r = ra_xz_ops.open(fd, size, 1, &fmt, &err);
-	ck_assert_int_eq(r, -EBADMSG);
-	ck_assert_msg(strstr(err.msg, "corrupt xz"), "%s", err.msg);
+	ck_assert_int_eq(r, -ENOTSUP);
 	close(fd);
-	/* Cut short: no footer where it should be. */
+	fd = cu_open_scratch("xz.xz", &size);
+	close(fd);
 	fd = xt_damaged("cut.xz", 0, size / 2, &size);
-	ck_assert_int_eq(ra_xz_ops.open(fd, size, 1, &fmt, &err), -EBADMSG);
+	ck_assert_int_eq(ra_xz_ops.open(fd, size, 1, &fmt, &err), -ENOTSUP);
 	close(fd);
+}
+END_TEST
+
+/* Cut in the middle (of its second stream's blocks): the engine opens it
+ * all the same, reads right before the cut, EIO after it. */
+START_TEST(test_truncated)
+{
+	uint64_t size;
+	int fd = cu_open_scratch("xz.xz", &size);
+
+	close(fd);
+	close(xt_damaged("cut.xz", 0, size * 2 / 3, &size));
+	cu_ra_check_cut("cut.xz", "xz -dc", xt_data, XT_SIZE, "xz",
+			"truncated xz data");
 }
 END_TEST
 
@@ -249,6 +265,36 @@ START_TEST(test_corrupt_header)
 	ra_xz_ops.cursor_close(cur);
 	/* The first stream is still fine. */
 	cu_ra_check_at(&ra_xz_ops, fmt, xt_data, XT_SIZE, 100, 1000);
+	ra_xz_ops.close(fmt);
+	close(fd);
+}
+END_TEST
+
+/* Block starts dropped (in a stream, and the second stream's first):
+ * cursors then start at the block before, and the data are right; the
+ * point at 0 is never dropped. */
+START_TEST(test_drop_point)
+{
+	uint64_t size, off = 2 * XT_BLOCK + 5;
+	int fd = cu_open_scratch("xz.xz", &size);
+	void *fmt = xt_fmt(fd, size);
+
+	ck_assert_uint_eq(ra_xz_ops.point(fmt, off), 2 * XT_BLOCK);
+	ra_xz_ops.drop_point(fmt, 2 * XT_BLOCK);
+	ck_assert_uint_eq(ra_xz_ops.point(fmt, off), XT_BLOCK);
+	cu_ra_check_at(&ra_xz_ops, fmt, xt_data, XT_SIZE, off, 70000);
+	ra_xz_ops.drop_point(fmt, XT_BLOCK);
+	ra_xz_ops.drop_point(fmt, 0);
+	ck_assert_uint_eq(ra_xz_ops.point(fmt, off), 0);
+	cu_ra_check_at(&ra_xz_ops, fmt, xt_data, XT_SIZE, off, 70000);
+	ck_assert_uint_eq(ra_xz_ops.point(fmt, XT_SPLIT + 7), XT_SPLIT);
+	ra_xz_ops.drop_point(fmt, XT_SPLIT);
+	ck_assert_uint_eq(ra_xz_ops.point(fmt, XT_SPLIT + 7), 0);
+	cu_ra_check_at(&ra_xz_ops, fmt, xt_data, XT_SIZE, XT_SPLIT + 7,
+		       70000);
+	/* Blocks after it are still points. */
+	ck_assert_uint_eq(ra_xz_ops.point(fmt, XT_SPLIT + XT_BLOCK + 7),
+			  XT_SPLIT + XT_BLOCK);
 	ra_xz_ops.close(fmt);
 	close(fd);
 }
@@ -463,6 +509,8 @@ Suite *ra_xz_suite(void)
 	tcase_add_test(tc, test_not_seekable);
 	tcase_add_test(tc, test_corrupt);
 	tcase_add_test(tc, test_corrupt_header);
+	tcase_add_test(tc, test_truncated);
+	tcase_add_test(tc, test_drop_point);
 	tcase_add_test(tc, test_ahead);
 	tcase_add_test(tc, test_ahead_close);
 	tcase_add_test(tc, test_ahead_corrupt);

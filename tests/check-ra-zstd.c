@@ -384,11 +384,57 @@ START_TEST(test_corrupt)
 		ck_assert_msg(strstr(err.msg, "zstd"), "%s", err.msg);
 	}
 	free(data);
-	/* Cut short, in a frame or between frames. */
-	ck_assert_int_eq(zt_damaged("cs.zst", 0, len / 2, &err), -EBADMSG);
-	ck_assert_int_eq(zt_damaged("cs.zst", 0, 1, &err), -EBADMSG);
-	ck_assert_int_eq(zt_damaged("st.zst", 0, 3, &err), -EBADMSG);
-	ck_assert_int_eq(zt_damaged("ns.zst", 0, len / 3, &err), -EBADMSG);
+	/* Cut short, in a frame (its data or its checksum) or in the seek
+	 * table: the frames before it read, then -EIO. */
+	ck_assert_int_eq(zt_damaged("cs.zst", 0, len / 2, &err), -EIO);
+	ck_assert_msg(strstr(err.msg, "truncated zstd data"), "%s", err.msg);
+	ck_assert_int_eq(zt_damaged("cs.zst", 0, 1, &err), -EIO);
+	ck_assert_int_eq(zt_damaged("st.zst", 0, 3, &err), -EIO);
+	ck_assert_int_eq(zt_damaged("ns.zst", 0, len / 3, &err), -EIO);
+}
+END_TEST
+
+/* A frame start dropped: cursors start at the frame before, the data are
+ * right; the point at 0 is never dropped. */
+START_TEST(test_drop_point)
+{
+	uint64_t off = 2 * ZT_PIECE + 7;
+	int fd;
+	void *fmt = zt_fmt("cs.zst", &fd);
+
+	ck_assert_uint_eq(ra_zstd_ops.point(fmt, off), 2 * ZT_PIECE);
+	ra_zstd_ops.drop_point(fmt, 2 * ZT_PIECE);
+	ck_assert_uint_eq(ra_zstd_ops.point(fmt, off), ZT_PIECE);
+	cu_ra_check_at(&ra_zstd_ops, fmt, zt_data, ZT_SIZE, off, 70000);
+	ra_zstd_ops.drop_point(fmt, ZT_PIECE);
+	ra_zstd_ops.drop_point(fmt, 0);
+	ck_assert_uint_eq(ra_zstd_ops.point(fmt, off), 0);
+	cu_ra_check_at(&ra_zstd_ops, fmt, zt_data, ZT_SIZE, off, 70000);
+	ck_assert_uint_eq(ra_zstd_ops.point(fmt, 3 * ZT_PIECE + 7),
+			  3 * ZT_PIECE);
+	ra_zstd_ops.close(fmt);
+	close(fd);
+}
+END_TEST
+
+/* Cut in the middle, frames with their sizes in their headers and
+ * without: the engine opens it with the frames before the cut as seek
+ * points, reads right before the cut, EIO after it. */
+START_TEST(test_truncated)
+{
+	uint64_t len;
+	unsigned char *data;
+
+	data = zt_slurp("cs.zst", &len);
+	cu_write_scratch("cut.zst", data, len / 2, "wb");
+	free(data);
+	cu_ra_check_cut("cut.zst", "zstd -qdc", zt_data, ZT_SIZE,
+			"zstd, seekable", "truncated zstd data");
+	data = zt_slurp("ns.zst", &len);
+	cu_write_scratch("cut.zst", data, len * 2 / 3, "wb");
+	free(data);
+	cu_ra_check_cut("cut.zst", "zstd -qdc", zt_data, ZT_SIZE,
+			"zstd, seekable", "truncated zstd data");
 }
 END_TEST
 
@@ -405,6 +451,8 @@ Suite *ra_zstd_suite(void)
 	tcase_add_test(tc, test_interleaved);
 	tcase_add_test(tc, test_not_seekable);
 	tcase_add_test(tc, test_corrupt);
+	tcase_add_test(tc, test_truncated);
+	tcase_add_test(tc, test_drop_point);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -80,7 +80,7 @@ static const struct {
 };
 
 /* hint: tell the engine the image's size, as bmapfs does from the bmap
- * (bzip2 then places blocks from the end too). */
+ * (no format places seek points from it). */
 static struct bmap_ra *open_kind(int i, uint64_t cache, const char *index,
 				 bool hint)
 {

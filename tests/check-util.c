@@ -398,3 +398,61 @@ void cu_ra_check_at(const struct ra_format_ops *ops, void *fmt,
 	free(buf);
 	ops->cursor_close(cur);
 }
+
+/* What `decoder < name` writes before it fails: the bytes a cut file
+ * still holds. */
+static uint64_t decodable(const char *decoder, const char *name)
+{
+	char in[512], out[512], line[1200];
+	struct stat st;
+
+	cu_scratch_path(in, sizeof(in), name);
+	cu_scratch_path(out, sizeof(out), "decodable.out");
+	snprintf(line, sizeof(line), "%s <'%s' >'%s' 2>/dev/null", decoder,
+		 in, out);
+	ck_assert_int_ne(system(line), -1);
+	ck_assert_int_eq(stat(out, &st), 0);
+	unlink(out);
+	return (uint64_t)st.st_size;
+}
+
+void cu_ra_check_cut(const char *name, const char *decoder,
+		     const unsigned char *data, uint64_t size,
+		     const char *format, const char *msg)
+{
+	struct bmap_ra_opts opts = { .threads = 2, .image_size = size };
+	struct bmap_err err = { "" };
+	static unsigned char buf[1 << 20];
+	uint64_t good = decodable(decoder, name), whole, off;
+	struct bmap_ra *ra;
+	char path[512];
+	ssize_t n;
+	int k;
+
+	whole = good / sizeof(buf) * sizeof(buf);
+	ck_assert_uint_gt(whole, 0);
+	ck_assert_uint_lt(good + sizeof(buf), size);
+	cu_scratch_path(path, sizeof(path), name);
+	ck_assert_msg(bmap_ra_open(&ra, path, &opts, &err) == 0, "open %s: %s",
+		      name, err.msg);
+	ck_assert_msg(strstr(bmap_ra_format(ra), format), "format %s",
+		      bmap_ra_format(ra));
+	/* After the cut first, then before it, then after it again. */
+	for (k = 0; k < 2; k++) {
+		off = (good / sizeof(buf) + 1) * sizeof(buf) + 4096;
+		n = bmap_ra_pread(ra, buf, 4096, off, &err);
+		ck_assert_msg(n == -EIO, "read after the cut: %zd %s", n,
+			      err.msg);
+		ck_assert_msg(strstr(err.msg, msg), "message: %s", err.msg);
+		for (off = k ? whole : 0; off < whole; off += sizeof(buf)) {
+			n = bmap_ra_pread(ra, buf, sizeof(buf), off, &err);
+			ck_assert_msg(n == (ssize_t)sizeof(buf),
+				      "read at %llu: %zd %s",
+				      (unsigned long long)off, n, err.msg);
+			ck_assert_msg(!memcmp(buf, data + off, sizeof(buf)),
+				      "wrong bytes at %llu",
+				      (unsigned long long)off);
+		}
+	}
+	bmap_ra_close(ra);
+}

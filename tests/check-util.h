@@ -89,4 +89,13 @@ void cu_ra_check_at(const struct ra_format_ops *ops, void *fmt,
 		    const unsigned char *data, uint64_t size, uint64_t off,
 		    size_t want);
 
+/* Scratch file name, a compressed image of data (size bytes) cut short,
+ * through the engine as bmapfs opens it (told the size): it opens, its
+ * format names `format`; every whole MiB before what `decoder` (reading
+ * it on stdin) still writes of it reads right, in any order, and a read
+ * past that fails with -EIO and a message holding msg. */
+void cu_ra_check_cut(const char *name, const char *decoder,
+		     const unsigned char *data, uint64_t size,
+		     const char *format, const char *msg);
+
 #endif

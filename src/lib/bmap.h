@@ -321,8 +321,9 @@ struct bmap_ra_opts {
 	 * missing), or NULL. */
 	const char *index_dir;
 	unsigned threads;	/* a decoder may use this many (>= 1) */
-	/* The image's size when known (a bmap's ImageSize), else 0: some
-	 * formats find their seek points faster knowing where the end is. */
+	/* The image's size when known (a bmap's ImageSize), else 0. No
+	 * seek point is placed by it: a bmap may give more than the data
+	 * (a hole at the end). */
 	uint64_t image_size;
 };
 

@@ -740,11 +740,33 @@ static uint64_t gz_point(void *fmt, uint64_t off)
 	return at;
 }
 
+/* Points are only ever appended past the last one, so a point dropped in
+ * the middle stays gone; one dropped at the end is recorded again (from
+ * a window decoded afresh) by the next cursor that passes it. */
+static void gz_drop_point(void *fmt, uint64_t off)
+{
+	struct gz_fmt *f = fmt;
+	size_t i, kept = 1;
+
+	if (off == 0)
+		return;
+	pthread_mutex_lock(&f->lock);
+	for (i = 1; i < f->npts; i++) {
+		if (f->pts[i].out == off)
+			free(f->pts[i].win);
+		else
+			f->pts[kept++] = f->pts[i];
+	}
+	f->npts = kept;
+	pthread_mutex_unlock(&f->lock);
+}
+
 const struct ra_format_ops ra_gzip_ops = {
 	.name = "gzip",
 	.open = gz_open,
 	.size = gz_size,
 	.point = gz_point,
+	.drop_point = gz_drop_point,
 	.cursor_open = gz_cursor_open,
 	.cursor_read = gz_cursor_read,
 	.cursor_close = gz_cursor_close,

@@ -5,7 +5,14 @@
  * uncompressed sizes, so open reads only the indexes (liblzma's file info
  * decoder, fed by pread and following its seek requests through
  * concatenated streams and stream padding) and every seek point is known
- * from then on: nothing to learn, nothing to save.
+ * from then on: nothing to learn, nothing to save. A file whose index
+ * cannot be read (cut short, or damaged at its end) is left to the
+ * engine's sequential path (open says -ENOTSUP): it decodes from the
+ * start, serves what lies before the damage and then fails as bmapcopy
+ * does, -EIO "truncated xz data". Walking the block headers forward
+ * instead would find blocks only in files whose headers hold their sizes
+ * (which they need not), and would be a second index reader, for damaged
+ * files only.
  *
  * A cursor decodes one block at a time with liblzma's block decoder, which
  * verifies the block's check and its sizes against the index, then goes on
@@ -55,7 +62,8 @@
 
 static const unsigned char rxz_magic[6] = { 0xfd, '7', 'z', 'X', 'Z', 0 };
 
-/* Shared by every cursor; read-only once open has returned. */
+/* Shared by every cursor; read-only once open has returned, but for the
+ * points dropped. */
 struct rxz {
 	int fd;
 	uint64_t file_size;
@@ -63,6 +71,9 @@ struct rxz {
 	uint64_t size;		/* uncompressed */
 	bool ahead;		/* cursors decode a block ahead */
 	size_t ahead_max;	/* RXZ_AHEAD_MAX but in the tests */
+	pthread_mutex_t lock;	/* for dropped, ndropped */
+	uint64_t *dropped;	/* block starts no cursor starts at */
+	size_t ndropped;
 };
 
 /* A block decoder, for the block of it. */
@@ -202,6 +213,12 @@ static int rxz_open(int fd, uint64_t file_size, unsigned threads,
 	x->fd = fd;
 	x->file_size = file_size;
 	r = rxz_read_index(x, err);
+	/* No index to be had (the file is cut short, or damaged at its
+	 * end): decode from the start, as bmapcopy does, so that what lies
+	 * before the damage still reads and the decoder says what is wrong
+	 * where it is ("truncated xz data"). */
+	if (r == -EBADMSG)
+		r = -ENOTSUP;
 	if (r == 0 && lzma_index_block_count(x->idx) < RXZ_MIN_BLOCKS)
 		r = -ENOTSUP;
 	if (r < 0) {
@@ -212,6 +229,7 @@ static int rxz_open(int fd, uint64_t file_size, unsigned threads,
 	x->size = lzma_index_uncompressed_size(x->idx);
 	x->ahead = threads >= 2;
 	x->ahead_max = RXZ_AHEAD_MAX;
+	pthread_mutex_init(&x->lock, NULL);
 	*fmt = x;
 	return 0;
 }
@@ -221,10 +239,10 @@ static uint64_t rxz_size(void *fmt)
 	return ((struct rxz *)fmt)->size;
 }
 
-/* Point it at the block holding off, or the last block when off is at or
- * past the end. lzma_index_iter_locate skips empty blocks. */
-static void rxz_locate(const struct rxz *x, lzma_index_iter *it,
-		       uint64_t off)
+/* The block holding off, or the last block when off is at or past the
+ * end. lzma_index_iter_locate skips empty blocks. */
+static void rxz_locate_any(const struct rxz *x, lzma_index_iter *it,
+			   uint64_t off)
 {
 	lzma_index_iter_init(it, x->idx);
 	if (off < x->size && !lzma_index_iter_locate(it, off))
@@ -235,6 +253,31 @@ static void rxz_locate(const struct rxz *x, lzma_index_iter *it,
 	/* No data at all: the first block (open saw two or more). */
 	if (lzma_index_iter_next(it, LZMA_INDEX_ITER_BLOCK))
 		lzma_index_iter_init(it, x->idx);
+}
+
+/* Whether no cursor may start at image offset off. With the lock. */
+static bool rxz_dropped(const struct rxz *x, uint64_t off)
+{
+	size_t i;
+
+	for (i = 0; i < x->ndropped; i++)
+		if (x->dropped[i] == off)
+			return true;
+	return false;
+}
+
+/* Point it at the block holding off, or the last block when off is at or
+ * past the end; back past blocks whose start was dropped. */
+static void rxz_locate(struct rxz *x, lzma_index_iter *it, uint64_t off)
+{
+	uint64_t start;
+
+	pthread_mutex_lock(&x->lock);
+	rxz_locate_any(x, it, off);
+	while ((start = it->block.uncompressed_file_offset) > 0 &&
+	       rxz_dropped(x, start))
+		rxz_locate_any(x, it, start - 1);
+	pthread_mutex_unlock(&x->lock);
 }
 
 static uint64_t rxz_point(void *fmt, uint64_t off)
@@ -542,7 +585,7 @@ static void rxz_cursor_close(void *cur)
 static int rxz_cursor_open(void *fmt, uint64_t off, void **cur,
 			   uint64_t *start, struct bmap_err *err)
 {
-	const struct rxz *x = fmt;
+	struct rxz *x = fmt;
 	struct rxz_cursor *c;
 
 	c = calloc(1, sizeof(*c));
@@ -616,11 +659,34 @@ void ra_xz_test_ahead_max(void *fmt, size_t max)
 	((struct rxz *)fmt)->ahead_max = max;
 }
 
+/* Blocks are found from the index, not learnt: one dropped stays so (a
+ * cursor decoding through it is unaffected, blocks decode alike from
+ * wherever a cursor started). */
+static void rxz_drop_point(void *fmt, uint64_t off)
+{
+	struct rxz *x = fmt;
+	uint64_t *p;
+
+	if (off == 0)
+		return;
+	pthread_mutex_lock(&x->lock);
+	if (!rxz_dropped(x, off)) {
+		p = realloc(x->dropped, (x->ndropped + 1) * sizeof(*p));
+		if (p) {	/* else it stays: it costs an error, no more */
+			x->dropped = p;
+			p[x->ndropped++] = off;
+		}
+	}
+	pthread_mutex_unlock(&x->lock);
+}
+
 static void rxz_close(void *fmt)
 {
 	struct rxz *x = fmt;
 
 	lzma_index_end(x->idx, NULL);
+	pthread_mutex_destroy(&x->lock);
+	free(x->dropped);
 	free(x);
 }
 
@@ -629,6 +695,7 @@ const struct ra_format_ops ra_xz_ops = {
 	.open = rxz_open,
 	.size = rxz_size,
 	.point = rxz_point,
+	.drop_point = rxz_drop_point,
 	.cursor_open = rxz_cursor_open,
 	.cursor_read = rxz_cursor_read,
 	.cursor_close = rxz_cursor_close,

@@ -11,6 +11,12 @@
  * reading a pipe writes none) has it learnt when a cursor decodes it, and
  * the seek points after it become known then; save/load keep what was
  * learnt for the next mount.
+ *
+ * A file cut short (the walk needs bytes past its end) keeps the frames
+ * found before the cut as seek points; the rest of the file is one last
+ * frame that cursors decode up to the cut and then fail with -EIO
+ * "truncated zstd data", as every truncated format does. A frame that
+ * is wrong rather than short still refuses the file at open.
  */
 #include "config.h"
 
@@ -53,6 +59,7 @@ struct rzs_frame {
 	uint64_t dsize;		/* decompressed length, or RZS_UNKNOWN */
 	uint64_t dmax;		/* what its blocks can hold at most, or
 				 * RZS_UNKNOWN (frames from a seek table) */
+	bool dropped;		/* no cursor starts here (drop_point) */
 };
 
 struct rzs {
@@ -60,10 +67,11 @@ struct rzs {
 	uint64_t file_size;
 	struct rzs_frame *fr;	/* coff, clen, dmax: read-only after open */
 	size_t n;
-	pthread_mutex_t lock;	/* for fr[].dsize, ustart, known */
+	pthread_mutex_t lock;	/* for fr[].dsize, .dropped, ustart, known */
 	uint64_t *ustart;	/* n + 1: where each frame starts in the
 				 * image, the last the image's size */
 	size_t known;		/* ustart[0 .. known - 1] are known */
+	bool cut;		/* the file ends inside its last frame */
 };
 
 struct rzs_cursor {
@@ -82,6 +90,7 @@ struct rzs_cursor {
 struct rzs_win {
 	uint64_t off;
 	size_t len;
+	bool past_end;		/* a failure: the walk ran off the file */
 	unsigned char b[RZS_WIN];
 };
 
@@ -107,6 +116,7 @@ static const unsigned char *rzs_get(const struct rzs *z, struct rzs_win *w,
 	if (off >= w->off && off - w->off + len <= w->len)
 		return w->b + (off - w->off);
 	if (off > z->file_size || len > z->file_size - off) {
+		w->past_end = true;
 		bmap_seterr(err, EBADMSG, "corrupt zstd data: truncated "
 			    "frame");
 		return NULL;
@@ -163,9 +173,11 @@ static int rzs_walk_blocks(const struct rzs *z, struct rzs_win *w,
 	} while (!(hdr & 1));
 	if (h->checksumFlag)
 		*pos += 4;
-	if (*pos > z->file_size)
+	if (*pos > z->file_size) {
+		w->past_end = true;
 		return bmap_seterr(err, EBADMSG, "corrupt zstd data: "
 				   "truncated frame");
+	}
 	return 0;
 }
 
@@ -186,6 +198,7 @@ static int rzs_walk_frame(struct rzs *z, struct rzs_win *w, uint64_t *pos,
 	if (!p)
 		return -EBADMSG;
 	ret = ZSTD_getFrameHeader(&h, p, n);
+	w->past_end = !ZSTD_isError(ret) && ret > 0 && n == left;
 	if (ZSTD_isError(ret) || ret > 0 || h.frameType != ZSTD_frame)
 		return bmap_seterr(err, EBADMSG, "corrupt zstd data: bad "
 				   "frame header at offset %" PRIu64, *pos);
@@ -204,11 +217,25 @@ static int rzs_walk_frame(struct rzs *z, struct rzs_win *w, uint64_t *pos,
 	return rzs_add(z, cap, &f, err);
 }
 
+/* The file ends inside the frame at pos: the rest of the file is one last
+ * frame, decoded up to the cut. */
+static int rzs_add_cut(struct rzs *z, size_t *cap, uint64_t pos,
+		       struct bmap_err *err)
+{
+	struct rzs_frame f = {
+		.coff = pos, .clen = z->file_size - pos,
+		.dsize = RZS_UNKNOWN, .dmax = RZS_UNKNOWN,
+	};
+
+	z->cut = true;
+	return rzs_add(z, cap, &f, err);
+}
+
 /* Every frame from the start: -ENOTSUP when the file is not zstd. */
 static int rzs_walk(struct rzs *z, struct bmap_err *err)
 {
 	struct rzs_win *w = malloc(sizeof(*w));
-	uint64_t pos = 0;
+	uint64_t pos = 0, at;
 	size_t cap = 0;
 	int r = 0;
 
@@ -216,14 +243,20 @@ static int rzs_walk(struct rzs *z, struct bmap_err *err)
 		return bmap_seterr(err, ENOMEM, "out of memory");
 	w->len = 0;
 	w->off = 0;
+	w->past_end = false;
 	while (pos < z->file_size && r == 0) {
 		const unsigned char *p = rzs_get(z, w, pos, 4, err);
 		uint32_t magic = p ? rzs_le32(p) : 0;
 
-		if (magic == ZSTD_MAGICNUMBER) {
+		at = pos;
+		if (!p && w->past_end && z->n > 0) {
+			r = -EBADMSG;
+		} else if (magic == ZSTD_MAGICNUMBER) {
 			r = rzs_walk_frame(z, w, &pos, &cap, err);
 		} else if ((magic & 0xfffffff0u) == RZS_SKIP_MAGIC) {
 			p = rzs_get(z, w, pos + 4, 4, err);
+			if (p && rzs_le32(p) > z->file_size - pos - 8)
+				w->past_end = true;
 			if (!p || rzs_le32(p) > z->file_size - pos - 8)
 				r = bmap_seterr(err, EBADMSG, "corrupt zstd "
 						"data: truncated skippable "
@@ -237,7 +270,12 @@ static int rzs_walk(struct rzs *z, struct bmap_err *err)
 					"unknown data at offset %" PRIu64,
 					pos);
 		}
+		/* Cut short after a frame: keep what was found. */
+		if (r == -EBADMSG && w->past_end && z->n > 0)
+			r = rzs_add_cut(z, &cap, at, err) < 0 ? -ENOMEM : 1;
 	}
+	if (r == 1)
+		r = 0;
 	if (r == 0 && z->n == 0)
 		r = -ENOTSUP;	/* only skippable frames: not zstd */
 	free(w);
@@ -384,6 +422,8 @@ static size_t rzs_find(const struct rzs *z, uint64_t off)
 		else
 			hi = mid;
 	}
+	while (lo > 0 && z->fr[lo].dropped)
+		lo--;
 	return lo;
 }
 
@@ -396,6 +436,22 @@ static uint64_t rzs_point(void *fmt, uint64_t off)
 	pt = z->ustart[rzs_find(z, off)];
 	pthread_mutex_unlock(&z->lock);
 	return pt;
+}
+
+/* Frames are found from the file, not learnt: one dropped stays so (a
+ * cursor decoding through it is unaffected). */
+static void rzs_drop_point(void *fmt, uint64_t off)
+{
+	struct rzs *z = fmt;
+	size_t i;
+
+	if (off == 0)
+		return;
+	pthread_mutex_lock(&z->lock);
+	for (i = 1; i < z->known && i < z->n; i++)
+		if (z->ustart[i] == off)
+			z->fr[i].dropped = true;
+	pthread_mutex_unlock(&z->lock);
 }
 
 /* Start decoding frame i (or end when there is none). */
@@ -508,7 +564,12 @@ static ssize_t rzs_cursor_read(void *cur, void *buf, size_t len,
 				return r;
 		} else if (c->in.pos == c->in.size && c->in_left == 0 &&
 			   out.pos < out.size) {
-			/* All of the frame given, room left, no end. */
+			/* All of the frame given, room left, no end: the
+			 * file's cut, or a frame shorter than its blocks
+			 * said. */
+			if (c->z->cut && c->i + 1 == c->z->n)
+				return bmap_seterr(err, EIO, "truncated zstd "
+						   "data");
 			return bmap_seterr(err, EBADMSG, "corrupt zstd data: "
 					   "truncated frame");
 		}
@@ -648,6 +709,7 @@ const struct ra_format_ops ra_zstd_ops = {
 	.open = rzs_open,
 	.size = rzs_size,
 	.point = rzs_point,
+	.drop_point = rzs_drop_point,
 	.cursor_open = rzs_cursor_open,
 	.cursor_read = rzs_cursor_read,
 	.cursor_close = rzs_cursor_close,

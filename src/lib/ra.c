@@ -389,8 +389,6 @@ int bmap_ra_open(struct bmap_ra **rap, const char *path,
 		ra->ops = NULL;
 		goto fail;
 	}
-	if (opts->image_size && ra->ops->hint_size)
-		ra->ops->hint_size(ra->fmt, opts->image_size);
 	if (opts->index_dir && ra->ops->load) {
 		ret = ra_index_path(opts->index_dir, path, &st,
 				    &ra->index_path, err);

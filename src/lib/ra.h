@@ -47,6 +47,16 @@ struct ra_format_ops {
 	 * is known now (0 at worst): where cursor_open(off) would start. */
 	uint64_t (*point)(void *fmt, uint64_t off);
 	/*
+	 * Optional: forget the seek point at image offset off (exactly a
+	 * *start that cursor_open gave), for example because bytes decoded
+	 * from it failed their checksum: point() and cursor_open() never use
+	 * it again, later cursors start from an earlier point, and may learn
+	 * a correct point there again as they decode past it. The point at
+	 * 0 (the start of the stream) is never dropped; an offset that is no
+	 * point is ignored. Called from any thread.
+	 */
+	void (*drop_point)(void *fmt, uint64_t off);
+	/*
 	 * A new cursor whose first byte is at *start, the last seek point at
 	 * or before off (it may find new seek points to get there, but must
 	 * not cost a decode from the start when a point is known). Called
@@ -67,15 +77,8 @@ struct ra_format_ops {
 	 * reads (-EINVAL if it does not fit the file) and never trusts it
 	 * blindly. Both may be NULL: nothing to keep. */
 	int (*save)(void *fmt, struct strbuf *out);
-	/* Optional: the image's exact size (the bmap's), told once after
-	 * open; bzip2 uses it to place blocks counted from the end. */
-	void (*hint_size)(void *fmt, uint64_t size);
 	int (*load)(void *fmt, const void *buf, size_t len,
 		    struct bmap_err *err);
-	/* Optional: forget the seek point at image offset off (a *start
-	 * cursor_open gave), whose bytes failed a check: point() and
-	 * cursor_open() never use it again. Never called for 0. */
-	void (*drop_point)(void *fmt, uint64_t off);
 	void (*close)(void *fmt);
 };
 
