@@ -58,7 +58,10 @@ struct bmap_ra {
 	const struct ra_format_ops *ops;
 	void *fmt;
 	char format[64];
-	char *index_path;	/* NULL: no index kept */
+	struct ra_index *index;	/* NULL: no index kept */
+	/* Why the index folder is not used ("": it is, or none was asked
+	 * for): for the program to say. */
+	struct bmap_err index_warning;
 	uint64_t file_size;
 	struct timespec file_mtime;
 
@@ -332,6 +335,20 @@ static uint64_t default_cache(void)
 	return c;
 }
 
+/* The index is only an optimisation: a folder that cannot be used leaves
+ * a warning, and a missing or stale index nothing (points are found again
+ * as the image is read). */
+static void use_index(struct bmap_ra *ra, const char *dir, const char *path,
+		      const struct stat *st)
+{
+	if (ra_index_open(&ra->index, dir, ra->fd, path, st,
+			  &ra->index_warning) < 0) {
+		ra->index = NULL;
+		return;
+	}
+	ra_index_load(ra->index, ra->ops, ra->fmt);
+}
+
 int bmap_ra_open(struct bmap_ra **rap, const char *path,
 		 const struct bmap_ra_opts *opts, struct bmap_err *err)
 {
@@ -375,20 +392,18 @@ int bmap_ra_open(struct bmap_ra **rap, const char *path,
 	}
 	if (opts->image_size && ra->ops->hint_size)
 		ra->ops->hint_size(ra->fmt, opts->image_size);
-	if (opts->index_dir && ra->ops->load) {
-		ret = ra_index_path(opts->index_dir, path, &st,
-				    &ra->index_path, err);
-		if (ret < 0)
-			goto fail;
-		/* A missing or stale index is no error: points are found
-		 * again as the image is read. */
-		ra_index_load(ra->index_path, ra->ops, ra->fmt);
-	}
+	if (opts->index_dir && ra->ops->load)
+		use_index(ra, opts->index_dir, path, &st);
 	*rap = ra;
 	return 0;
 fail:
 	bmap_ra_close(ra);
 	return ret;
+}
+
+const char *bmap_ra_index_warning(const struct bmap_ra *ra)
+{
+	return ra->index_warning.msg[0] ? ra->index_warning.msg : NULL;
 }
 
 const char *bmap_ra_format(const struct bmap_ra *ra)
@@ -807,7 +822,7 @@ int bmap_ra_save_index(struct bmap_ra *ra, struct bmap_err *err)
 {
 	int ret;
 
-	if (!ra->index_path || !ra->ops->save)
+	if (!ra->index || !ra->ops->save)
 		return 0;
 	pthread_mutex_lock(&ra->lock);
 	ret = ra->saved_dirty ? 1 : 0;
@@ -815,7 +830,7 @@ int bmap_ra_save_index(struct bmap_ra *ra, struct bmap_err *err)
 	pthread_mutex_unlock(&ra->lock);
 	if (!ret)
 		return 0;
-	return ra_index_save(ra->index_path, ra->ops, ra->fmt, err);
+	return ra_index_save(ra->index, ra->ops, ra->fmt, err);
 }
 
 void bmap_ra_close(struct bmap_ra *ra)
@@ -837,7 +852,7 @@ void bmap_ra_close(struct bmap_ra *ra)
 		pthread_cond_destroy(&ra->changed);
 	}
 	free(ra->hash);
-	free(ra->index_path);
+	ra_index_close(ra->index);
 	close(ra->fd);
 	free(ra);
 }
