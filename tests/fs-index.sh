@@ -6,7 +6,9 @@
 # name its temporary file once had) is never written through; a FIFO
 # there does not hang the mount; a folder others can write is ignored
 # with one warning; a folder that cannot be made or written (a regular
-# file, a read-only file system) costs one warning, not the mount.
+# file, a read-only file system) costs one warning, not the mount; an
+# image rewritten in place with the same size and modification time is
+# not matched with its old seek points.
 
 . "${top_srcdir:?run the tests through make check}/tests/common.sh"
 
@@ -200,3 +202,20 @@ if [ "$(id -u)" -eq 0 ] && mount -t tmpfs -o size=1m tmpfs "$ro" 2>/dev/null; th
 else
 	echo "not root or no tmpfs mount: the read-only file system check is not run"
 fi
+
+step "an image rewritten in place, same size and time, is not matched"
+mount_a
+read_tail_then_all "$WORK/a.img"
+umount_ok
+touch -r "$img" "$WORK/time"
+ino=$(stat -c %i "$img")
+dd if="$WORK/b.gz" of="$img" conv=notrunc status=none
+touch -r "$WORK/time" "$img"
+[ "$(stat -c %i.%s.%.9Y "$img")" = "$ino.$(stat -c %s "$WORK/a.gz").$(stat -c %.9Y "$WORK/time")" ] ||
+	fail "the rewrite changed the inode, the size or the time"
+: >"$WORK/bmapfs.log"
+fs_mount "$mnt" --bmap "$WORK/b.bmap" -o "index_dir=$idx" "$img"
+read_tail_then_all "$WORK/b.img"
+umount_ok
+log_is_quiet
+cp "$WORK/a.gz" "$img"

@@ -32,6 +32,8 @@
 #define INDEX_MAX (256u << 20)
 /* "<64 hex digits>.idx" */
 #define INDEX_NAME_MAX (2 * 32 + 4 + 1)
+/* Bytes of the compressed file hashed at each end. */
+#define CONTENT_SPAN (64u << 10)
 /* What the warning adds to why the folder is not used. */
 #define NOT_KEPT "seek points are not kept"
 
@@ -135,7 +137,41 @@ static int identity(const char *path, const struct stat *st, char *id,
 	return 0;
 }
 
-/* The index file's name: a hash of the image's identity. */
+/* The first and the last CONTENT_SPAN bytes of the compressed file (all
+ * of a smaller one, twice) into d. */
+static int hash_content(struct bmap_digest *d, int fd, uint64_t size,
+			struct bmap_err *warn)
+{
+	uint64_t len = size < CONTENT_SPAN ? size : CONTENT_SPAN;
+	unsigned char *buf = malloc(CONTENT_SPAN);
+	int ret;
+
+	if (!buf)
+		return bmap_seterr(warn, ENOMEM, "out of memory: " NOT_KEPT);
+	ret = ra_pread_all(fd, buf, (size_t)len, 0, "image", warn);
+	if (ret == 0) {
+		bmap_digest_update(d, buf, (size_t)len);
+		ret = ra_pread_all(fd, buf, (size_t)len, size - len, "image",
+				   warn);
+	}
+	if (ret == 0)
+		bmap_digest_update(d, buf, (size_t)len);
+	free(buf);
+	return ret;
+}
+
+/*
+ * The index file's name: a hash of the image's identity and of its
+ * compressed bytes at both ends, so an image rewritten in place with the
+ * same size and time is not matched with the old points. The ends,
+ * because a single stream keeps a check of all it holds at its end
+ * (gzip's CRC-32 and length, bzip2's combined CRC, xz's index), and
+ * because reading them costs the same for any image, where a digest of
+ * the whole file would cost a read of it at each mount. What this misses
+ * (a file of many gzip members or zstd frames rewritten in the middle
+ * only, a forgery keeping both ends) costs at worst an EIO, never a
+ * wrong byte: seek points are checked as they are used.
+ */
 static int index_name(int fd, const char *path, const struct stat *st,
 		      char *name, struct bmap_err *warn)
 {
@@ -144,13 +180,17 @@ static int index_name(int fd, const char *path, const struct stat *st,
 	struct bmap_digest *d;
 	int ret;
 
-	(void)fd;
 	ret = identity(path, st, id, sizeof(id), warn);
 	if (ret == 0)
 		ret = bmap_digest_new(&d, "sha256", warn);
 	if (ret < 0)
 		return ret;
-	bmap_digest_update(d, id, strlen(id));
+	bmap_digest_update(d, id, strlen(id) + 1);
+	ret = hash_content(d, fd, (uint64_t)st->st_size, warn);
+	if (ret < 0) {
+		bmap_digest_free(d);
+		return ret;
+	}
 	bmap_digest_final(d, sum);
 	bmap_digest_free(d);
 	bmap_hex_encode(sum, 32, hex);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * ra-index.h - seek points kept in a folder between runs: one file per
- * image, named by a hash of the image's path, identity and modification
- * time, so an image that changed is never matched with stale points.
+ * image, named by a hash of the image's path, identity, modification time
+ * and compressed bytes at both ends, so an image that changed, even in
+ * place with the same size and time, is not matched with stale points.
  *
  * The folder is only an optimisation and is trusted with nothing: it is
  * used only when it is the user's (or root's) and no one else can write
