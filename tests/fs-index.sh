@@ -8,7 +8,8 @@
 # with one warning; a folder that cannot be made or written (a regular
 # file, a read-only file system) costs one warning, not the mount; an
 # image rewritten in place with the same size and modification time is
-# not matched with its old seek points.
+# not matched with its old seek points; an index whose size field lies
+# is ignored.
 
 . "${top_srcdir:?run the tests through make check}/tests/common.sh"
 
@@ -219,3 +220,26 @@ read_tail_then_all "$WORK/b.img"
 umount_ok
 log_is_quiet
 cp "$WORK/a.gz" "$img"
+
+step "an index whose image size field lies is ignored"
+rm -rf "$idx"
+mount_a
+read_tail_then_all "$WORK/a.img"
+umount_ok
+set -- "$idx"/*.idx
+[ $# -eq 1 ] && [ -f "$1" ] || fail "expected one index file in $idx: $*"
+# After the header line: magic (8), version (4), span (4), file size (8),
+# then the image size, 8 bytes little-endian.
+at=$(($(head -n 1 "$1" | wc -c) + 24))
+/usr/bin/python3 -c 'import struct, sys; sys.stdout.buffer.write(struct.pack("<Q", 99999999999))' |
+	dd of="$1" bs=1 seek="$at" conv=notrunc status=none
+mount_a
+read_tail_then_all "$WORK/a.img"
+umount_ok
+log_is_quiet
+# Saved again, points relearnt: the size is right (or unknown) now.
+size=$(/usr/bin/python3 -c 'import struct, sys
+f = open(sys.argv[1], "rb"); f.seek(int(sys.argv[2]))
+print(struct.unpack("<Q", f.read(8))[0])' "$1" "$at")
+[ "$size" = $SIZE ] || [ "$size" = 18446744073709551615 ] ||
+	fail "the index was saved back with image size $size"

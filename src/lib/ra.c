@@ -335,18 +335,39 @@ static uint64_t default_cache(void)
 	return c;
 }
 
-/* The index is only an optimisation: a folder that cannot be used leaves
+/*
+ * The index is only an optimisation: a folder that cannot be used leaves
  * a warning, and a missing or stale index nothing (points are found again
- * as the image is read). */
-static void use_index(struct bmap_ra *ra, const char *dir, const char *path,
-		      const struct stat *st)
+ * as the image is read). Points that loaded but tell an image size other
+ * than the caller's are let go of the same way (the format is opened
+ * again, empty), and the file is saved over at close. Fails only when
+ * that second open does.
+ */
+static int use_index(struct bmap_ra *ra, const struct bmap_ra_opts *opts,
+		     const char *path, const struct stat *st,
+		     unsigned threads, struct bmap_err *err)
 {
-	if (ra_index_open(&ra->index, dir, ra->fd, path, st,
+	uint64_t size;
+	int ret;
+
+	if (ra_index_open(&ra->index, opts->index_dir, ra->fd, path, st,
 			  &ra->index_warning) < 0) {
 		ra->index = NULL;
-		return;
+		return 0;
 	}
-	ra_index_load(ra->index, ra->ops, ra->fmt);
+	if (ra_index_load(ra->index, ra->ops, ra->fmt) < 0)
+		return 0;
+	size = ra->ops->size(ra->fmt);
+	if (!opts->image_size || size == BMAP_SIZE_UNKNOWN ||
+	    size == opts->image_size)
+		return 0;
+	ra->ops->close(ra->fmt);
+	ra->fmt = NULL;
+	ra->saved_dirty = true;
+	ret = ra->ops->open(ra->fd, ra->file_size, threads, &ra->fmt, err);
+	if (ret == 0 && ra->ops->hint_size)
+		ra->ops->hint_size(ra->fmt, opts->image_size);
+	return ret;
 }
 
 int bmap_ra_open(struct bmap_ra **rap, const char *path,
@@ -392,8 +413,13 @@ int bmap_ra_open(struct bmap_ra **rap, const char *path,
 	}
 	if (opts->image_size && ra->ops->hint_size)
 		ra->ops->hint_size(ra->fmt, opts->image_size);
-	if (opts->index_dir && ra->ops->load)
-		use_index(ra, opts->index_dir, path, &st);
+	if (opts->index_dir && ra->ops->load) {
+		ret = use_index(ra, opts, path, &st, threads, err);
+		if (ret < 0) {
+			ra->ops = NULL;
+			goto fail;
+		}
+	}
 	*rap = ra;
 	return 0;
 fail:
