@@ -305,11 +305,54 @@ START_TEST(test_index_trust)
 	ck_assert_int_eq(chmod(dir, 0770), 0);
 	ck_assert_msg(!loads_points(dir),
 		      "an index was loaded from a group-writable folder");
+	{
+		struct bmap_ra *ra = open_kind(1, 0, dir, true);
+
+		ck_assert_ptr_nonnull(bmap_ra_index_warning(ra));
+		ck_assert_ptr_nonnull(strstr(bmap_ra_index_warning(ra), dir));
+		bmap_ra_close(ra);
+	}
 	ck_assert_int_eq(chmod(dir, 01777), 0);
 	ck_assert_msg(!loads_points(dir),
 		      "an index was loaded from a world-writable folder");
 	ck_assert_int_eq(chmod(dir, 0700), 0);
 	ck_assert(loads_points(dir));
+}
+END_TEST
+
+/* How many files folder dir holds. */
+static int count_files(const char *dir)
+{
+	char cmd[1024];
+	int n = -1;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "ls -A '%s' | wc -l", dir);
+	f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fscanf(f, "%d", &n), 1);
+	pclose(f);
+	return n;
+}
+
+START_TEST(test_index_bad)
+{
+	char dir[512], idx[600];
+	struct bmap_ra *ra;
+
+	cu_scratch_path(dir, sizeof(dir), "bad-index");
+	learn_index(dir, idx, sizeof(idx));
+	ck_assert(loads_points(dir));
+	/* Points found wrong as they are used: the index goes, and what
+	 * this run learnt is not saved in its place. */
+	ra = open_kind(1, 0, dir, true);
+	check_at(ra, 1u << 20, 5000);
+	ck_assert_ptr_null(bmap_ra_index_warning(ra));
+	ra_mark_index_bad(ra);
+	bmap_ra_close(ra);
+	ck_assert_int_eq(access(idx, F_OK), -1);
+	ck_assert_int_eq(count_files(dir), 0);
+	ck_assert(!loads_points(dir));
 }
 END_TEST
 
@@ -393,6 +436,7 @@ Suite *ra_suite(void)
 	tcase_add_loop_test(tc, test_index_folder, 0, n);
 	tcase_add_loop_test(tc, test_tap, 0, n);
 	tcase_add_test(tc, test_index_trust);
+	tcase_add_test(tc, test_index_bad);
 	tcase_add_test(tc, test_not_an_image);
 	suite_add_tcase(s, tc);
 	return s;

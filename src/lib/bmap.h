@@ -367,7 +367,9 @@ void bmap_ra_done(struct bmap_ra *ra, uint64_t off, uint64_t len);
 uint64_t bmap_ra_point(const struct bmap_ra *ra, uint64_t off);
 /* The most decoded data the cache keeps, in bytes. */
 uint64_t bmap_ra_cache_size(const struct bmap_ra *ra);
-/* Write the seek points learnt so far to the index folder (if any). */
+/* Write the seek points learnt so far to the index folder (if any); when
+ * a seek point failed a check as it was used, remove the image's index
+ * file instead (a bad index is never saved back). */
 int bmap_ra_save_index(struct bmap_ra *ra, struct bmap_err *err);
 /* Close (saving the index first, errors ignored) and free. */
 void bmap_ra_close(struct bmap_ra *ra);

@@ -74,6 +74,9 @@ struct bmap_ra {
 	struct cursor cursors[RA_CURSORS];
 	unsigned long tick;
 	bool saved_dirty;	/* cursors may have found new points */
+	/* A seek point failed a check: the index is removed, never saved
+	 * (__atomic: set with or without the lock held). */
+	bool index_bad;
 	bmap_ra_tap_fn tap;
 	void *tap_ctx;
 };
@@ -844,12 +847,20 @@ void bmap_ra_done(struct bmap_ra *ra, uint64_t off, uint64_t len)
 /* ------------------------------------------------------------------ */
 /* Closing                                                             */
 
+void ra_mark_index_bad(struct bmap_ra *ra)
+{
+	__atomic_store_n(&ra->index_bad, true, __ATOMIC_RELEASE);
+}
+
 int bmap_ra_save_index(struct bmap_ra *ra, struct bmap_err *err)
 {
 	int ret;
 
 	if (!ra->index || !ra->ops->save)
 		return 0;
+	/* A bad index is never saved back, nor left for the next run. */
+	if (__atomic_load_n(&ra->index_bad, __ATOMIC_ACQUIRE))
+		return ra_index_remove(ra->index, err);
 	pthread_mutex_lock(&ra->lock);
 	ret = ra->saved_dirty ? 1 : 0;
 	ra->saved_dirty = false;

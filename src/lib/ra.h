@@ -86,6 +86,12 @@ extern const struct ra_format_ops ra_bzip2_ops;
 extern const struct ra_format_ops ra_xz_ops;
 extern const struct ra_format_ops ra_zstd_ops;
 
+/* A seek point failed a check as it was used: the points may come from
+ * a bad index file, which bmap_ra_save_index (and close) then removes
+ * instead of saving anything. Safe from any thread, with or without the
+ * engine's lock held. */
+void ra_mark_index_bad(struct bmap_ra *ra);
+
 /* For tests: decode at most max bytes ahead at a time in xz cursors. */
 void ra_xz_test_ahead_max(void *fmt, size_t max);
 
