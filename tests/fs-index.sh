@@ -164,7 +164,7 @@ for mode in 1777 0770 0702; do
 	log_is_one_warning "$idx"
 	cmp -s "$WORK/good.idx" "$idx/$name" ||
 		fail "mode $mode: the index was written in a folder others can write"
-	[ "$(ls "$idx" | wc -l)" -eq 1 ] ||
+	[ "$(ls -A "$idx" | wc -l)" -eq 1 ] ||
 		fail "mode $mode: files were made in a folder others can write"
 done
 rm -rf "$idx"
