@@ -147,6 +147,14 @@ static void fs_log(const char *fmt, ...)
 	syslog(LOG_ERR, "%s", msg);
 }
 
+/* A warning: something only slower, or not kept. */
+static void fs_warn(const char *msg)
+{
+	if (the_fs->foreground)
+		tool_warn("%s", msg);
+	syslog(LOG_WARNING, "warning: %s", msg);
+}
+
 /* ------------------------------------------------------------------ */
 /* The file system                                                     */
 
@@ -278,8 +286,9 @@ static void fs_destroy(void *data)
 	struct fs *fs = data;
 	struct bmap_err err;
 
+	/* The index is only an optimisation: not keeping it is no error. */
 	if (fs->ra && bmap_ra_save_index(fs->ra, &err) < 0)
-		fs_log("%s", err.msg);
+		fs_warn(err.msg);
 }
 
 static const struct fuse_operations fs_ops = {
@@ -380,6 +389,21 @@ static char *default_index_dir(void)
 	return dir;
 }
 
+/* dir as an absolute path (the daemon works from "/"), malloc()ed;
+ * NULL when out of memory. */
+static char *absolute_dir(const char *dir)
+{
+	char *cwd, *abs = NULL;
+
+	if (dir[0] == '/' || dir[0] == '\0')
+		return strdup(dir);
+	cwd = getcwd(NULL, 0);
+	if (cwd && asprintf(&abs, "%s/%s", cwd, dir) < 0)
+		abs = NULL;
+	free(cwd);
+	return abs;
+}
+
 /* Open the bmap, the image and the view; all errors are printed. */
 static int open_image(struct fs *fs, const struct options *o)
 {
@@ -412,6 +436,10 @@ static int open_image(struct fs *fs, const struct options *o)
 		tool_error("%s", err.msg);
 		return -1;
 	}
+	/* Said here, once, while the terminal is still ours: the daemon's
+	 * own open finds the same. */
+	if (bmap_ra_index_warning(fs->ra))
+		tool_warn("%s", bmap_ra_index_warning(fs->ra));
 	size = bmap_ra_size(fs->ra);
 	if (size != BMAP_SIZE_UNKNOWN && size != fs->map.image_size) {
 		tool_error("%s holds %llu bytes but its bmap says %llu",
@@ -476,8 +504,17 @@ static int setup(struct fs *fs, struct options *o, struct fuse_args *args)
 	if (o->cache_size &&
 	    parse_size(o->cache_size, &fs->ra_opts.cache_size) < 0)
 		tool_usage_error("bad cache_size: %s", o->cache_size);
-	if (!o->index_dir)
+	if (!o->index_dir) {
 		o->index_dir = default_index_dir();
+	} else {
+		abs = absolute_dir(o->index_dir);
+		if (!abs) {
+			tool_error("%s: %s", o->index_dir, strerror(errno));
+			return -1;
+		}
+		free(o->index_dir);
+		o->index_dir = abs;
+	}
 	fs->ra_opts.index_dir = o->index_dir && o->index_dir[0] ?
 		o->index_dir : NULL;
 	if (bmap_raw_name(fs->image, fs->name, sizeof(fs->name)) < 0) {

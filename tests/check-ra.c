@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -240,6 +241,121 @@ START_TEST(test_index_folder)
 }
 END_TEST
 
+/* ---- what an index folder is trusted with ---- */
+
+/* The gzip image's index in dir, saved by an open that read the image's
+ * end; its path in out. */
+static void learn_index(const char *dir, char *out, size_t size)
+{
+	struct bmap_ra *ra = open_kind(1, 0, dir, true);
+	char cmd[1024];
+	FILE *f;
+
+	check_at(ra, SIZE - 5000, 5000);
+	bmap_ra_close(ra);
+	snprintf(cmd, sizeof(cmd), "ls '%s'/*.idx", dir);
+	f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_ptr_nonnull(fgets(out, (int)size, f));
+	out[strcspn(out, "\n")] = '\0';
+	pclose(f);
+}
+
+/* Does an open with index folder dir know seek points at once (gzip
+ * knows none before decoding, unless it loaded them)? */
+static bool loads_points(const char *dir)
+{
+	struct bmap_ra *ra = open_kind(1, 0, dir, true);
+	bool loaded = bmap_ra_point(ra, SIZE - 1) > 0;
+
+	bmap_ra_close(ra);
+	return loaded;
+}
+
+START_TEST(test_index_trust)
+{
+	char dir[512], other[512], abs[PATH_MAX], idx[600], moved[PATH_MAX + 100];
+
+	cu_scratch_path(dir, sizeof(dir), "trust");
+	cu_scratch_path(other, sizeof(other), "trust-elsewhere");
+	learn_index(dir, idx, sizeof(idx));
+	ck_assert_msg(loads_points(dir), "a good index was not loaded");
+
+	/* A symbolic link to a good index (under the same name) elsewhere. */
+	ck_assert_int_eq(mkdir(other, 0700), 0);
+	ck_assert_ptr_nonnull(realpath(other, abs));
+	snprintf(moved, sizeof(moved), "%s/%s", abs, strrchr(idx, '/') + 1);
+	ck_assert_int_eq(rename(idx, moved), 0);
+	ck_assert_int_eq(symlink(moved, idx), 0);
+	ck_assert_msg(!loads_points(dir), "an index was loaded through a link");
+	ck_assert_int_eq(unlink(idx), 0);
+	ck_assert_int_eq(rename(moved, idx), 0);
+	ck_assert(loads_points(dir));
+
+	/* A good index that someone else owns. */
+	if (geteuid() == 0) {
+		ck_assert_int_eq(chown(idx, 65534, 65534), 0);
+		ck_assert_msg(!loads_points(dir),
+			      "an index owned by another user was loaded");
+		ck_assert_int_eq(chown(idx, 0, 0), 0);
+		ck_assert(loads_points(dir));
+	}
+
+	/* A folder that others can write. */
+	ck_assert_int_eq(chmod(dir, 0770), 0);
+	ck_assert_msg(!loads_points(dir),
+		      "an index was loaded from a group-writable folder");
+	{
+		struct bmap_ra *ra = open_kind(1, 0, dir, true);
+
+		ck_assert_ptr_nonnull(bmap_ra_index_warning(ra));
+		ck_assert_ptr_nonnull(strstr(bmap_ra_index_warning(ra), dir));
+		bmap_ra_close(ra);
+	}
+	ck_assert_int_eq(chmod(dir, 01777), 0);
+	ck_assert_msg(!loads_points(dir),
+		      "an index was loaded from a world-writable folder");
+	ck_assert_int_eq(chmod(dir, 0700), 0);
+	ck_assert(loads_points(dir));
+}
+END_TEST
+
+/* How many files folder dir holds. */
+static int count_files(const char *dir)
+{
+	char cmd[1024];
+	int n = -1;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "ls -A '%s' | wc -l", dir);
+	f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fscanf(f, "%d", &n), 1);
+	pclose(f);
+	return n;
+}
+
+START_TEST(test_index_bad)
+{
+	char dir[512], idx[600];
+	struct bmap_ra *ra;
+
+	cu_scratch_path(dir, sizeof(dir), "bad-index");
+	learn_index(dir, idx, sizeof(idx));
+	ck_assert(loads_points(dir));
+	/* Points found wrong as they are used: the index goes, and what
+	 * this run learnt is not saved in its place. */
+	ra = open_kind(1, 0, dir, true);
+	check_at(ra, 1u << 20, 5000);
+	ck_assert_ptr_null(bmap_ra_index_warning(ra));
+	ra_mark_index_bad(ra);
+	bmap_ra_close(ra);
+	ck_assert_int_eq(access(idx, F_OK), -1);
+	ck_assert_int_eq(count_files(dir), 0);
+	ck_assert(!loads_points(dir));
+}
+END_TEST
+
 /* The tap: sees what decoders produce, in order per decoder, and is told
  * when each goes. */
 struct tap_seen {
@@ -319,6 +435,8 @@ Suite *ra_suite(void)
 	tcase_add_loop_test(tc, test_corrupt, 1, n);
 	tcase_add_loop_test(tc, test_index_folder, 0, n);
 	tcase_add_loop_test(tc, test_tap, 0, n);
+	tcase_add_test(tc, test_index_trust);
+	tcase_add_test(tc, test_index_bad);
 	tcase_add_test(tc, test_not_an_image);
 	suite_add_tcase(s, tc);
 	return s;

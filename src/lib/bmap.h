@@ -317,8 +317,13 @@ struct bmap_ra;
 
 struct bmap_ra_opts {
 	uint64_t cache_size;	/* bytes of decoded data kept; 0: default */
-	/* Folder where seek points are kept between runs (made if
-	 * missing), or NULL. */
+	/* Folder where seek points are kept between runs (made, mode
+	 * 0700, if missing), or NULL. Only an optimisation: a folder that
+	 * cannot be made or written, that is not the user's (or root's)
+	 * or that others can write to is not used, and bmap_ra_open goes
+	 * on without it (bmap_ra_index_warning says why). Files in it are
+	 * loaded only when they are regular files of the user's whose
+	 * points fit the image. */
 	const char *index_dir;
 	unsigned threads;	/* a decoder may use this many (>= 1) */
 	/* The image's size when known (a bmap's ImageSize), else 0. No
@@ -329,6 +334,9 @@ struct bmap_ra_opts {
 
 int bmap_ra_open(struct bmap_ra **ra, const char *path,
 		 const struct bmap_ra_opts *opts, struct bmap_err *err);
+/* Why opts->index_dir is not used (one line for the program to print as
+ * a warning), or NULL when it is, or none was given. */
+const char *bmap_ra_index_warning(const struct bmap_ra *ra);
 /* "xz, seekable" or "lz4, sequential". */
 const char *bmap_ra_format(const struct bmap_ra *ra);
 /* The image's size when the format's index tells it without decoding,
@@ -388,7 +396,9 @@ void bmap_ra_done(struct bmap_ra *ra, uint64_t off, uint64_t len);
 uint64_t bmap_ra_point(const struct bmap_ra *ra, uint64_t off);
 /* The most decoded data the cache keeps, in bytes. */
 uint64_t bmap_ra_cache_size(const struct bmap_ra *ra);
-/* Write the seek points learnt so far to the index folder (if any). */
+/* Write the seek points learnt so far to the index folder (if any); when
+ * a seek point failed a check as it was used, remove the image's index
+ * file instead (a bad index is never saved back). */
 int bmap_ra_save_index(struct bmap_ra *ra, struct bmap_err *err);
 /* Close (saving the index first, errors ignored) and free. */
 void bmap_ra_close(struct bmap_ra *ra);

@@ -67,7 +67,10 @@ struct bmap_ra {
 	const struct ra_format_ops *ops;
 	void *fmt;
 	char format[64];
-	char *index_path;	/* NULL: no index kept */
+	struct ra_index *index;	/* NULL: no index kept */
+	/* Why the index folder is not used ("": it is, or none was asked
+	 * for): for the program to say. */
+	struct bmap_err index_warning;
 	uint64_t file_size;
 	struct timespec file_mtime;
 
@@ -82,7 +85,9 @@ struct bmap_ra {
 	unsigned long tick;
 	uint64_t serial;	/* of the last chunk decoded */
 	bool saved_dirty;	/* cursors may have found new points */
-	bool index_bad;		/* a seek point failed: do not keep them */
+	/* A seek point failed a check: the index is removed, never saved
+	 * (__atomic: set with or without the lock held). */
+	bool index_bad;
 	bmap_ra_tap_fn tap;
 	void *tap_ctx;
 };
@@ -344,6 +349,37 @@ static uint64_t default_cache(void)
 	return c;
 }
 
+/*
+ * The index is only an optimisation: a folder that cannot be used leaves
+ * a warning, and a missing or stale index nothing (points are found again
+ * as the image is read). Points that loaded but tell an image size other
+ * than the caller's are let go of the same way (the format is opened
+ * again, empty), and the file is saved over at close. Fails only when
+ * that second open does.
+ */
+static int use_index(struct bmap_ra *ra, const struct bmap_ra_opts *opts,
+		     const char *path, const struct stat *st,
+		     unsigned threads, struct bmap_err *err)
+{
+	uint64_t size;
+
+	if (ra_index_open(&ra->index, opts->index_dir, ra->fd, path, st,
+			  &ra->index_warning) < 0) {
+		ra->index = NULL;
+		return 0;
+	}
+	if (ra_index_load(ra->index, ra->ops, ra->fmt) < 0)
+		return 0;
+	size = ra->ops->size(ra->fmt);
+	if (!opts->image_size || size == BMAP_SIZE_UNKNOWN ||
+	    size == opts->image_size)
+		return 0;
+	ra->ops->close(ra->fmt);
+	ra->fmt = NULL;
+	ra->saved_dirty = true;
+	return ra->ops->open(ra->fd, ra->file_size, threads, &ra->fmt, err);
+}
+
 int bmap_ra_open(struct bmap_ra **rap, const char *path,
 		 const struct bmap_ra_opts *opts, struct bmap_err *err)
 {
@@ -390,19 +426,22 @@ int bmap_ra_open(struct bmap_ra **rap, const char *path,
 		goto fail;
 	}
 	if (opts->index_dir && ra->ops->load) {
-		ret = ra_index_path(opts->index_dir, path, &st,
-				    &ra->index_path, err);
-		if (ret < 0)
+		ret = use_index(ra, opts, path, &st, threads, err);
+		if (ret < 0) {
+			ra->ops = NULL;
 			goto fail;
-		/* A missing or stale index is no error: points are found
-		 * again as the image is read. */
-		ra_index_load(ra->index_path, ra->ops, ra->fmt);
+		}
 	}
 	*rap = ra;
 	return 0;
 fail:
 	bmap_ra_close(ra);
 	return ret;
+}
+
+const char *bmap_ra_index_warning(const struct bmap_ra *ra)
+{
+	return ra->index_warning.msg[0] ? ra->index_warning.msg : NULL;
 }
 
 const char *bmap_ra_format(const struct bmap_ra *ra)
@@ -829,11 +868,6 @@ void bmap_ra_put(struct bmap_ra *ra, struct bmap_ra_ref *ref)
 	ref->data = NULL;
 }
 
-void ra_mark_index_bad(struct bmap_ra *ra)
-{
-	ra->index_bad = true;
-}
-
 /* Called locked: forget seek point point, and the idle decoders that
  * started there; true when it was one the format could forget. */
 static bool drop_point(struct bmap_ra *ra, uint64_t point)
@@ -909,25 +943,27 @@ void bmap_ra_done(struct bmap_ra *ra, uint64_t off, uint64_t len)
 /* ------------------------------------------------------------------ */
 /* Closing                                                             */
 
+void ra_mark_index_bad(struct bmap_ra *ra)
+{
+	__atomic_store_n(&ra->index_bad, true, __ATOMIC_RELEASE);
+}
+
 int bmap_ra_save_index(struct bmap_ra *ra, struct bmap_err *err)
 {
-	bool bad;
 	int ret;
 
-	if (!ra->index_path || !ra->ops->save)
+	if (!ra->index || !ra->ops->save)
 		return 0;
+	/* A bad index is never saved back, nor left for the next run. */
+	if (__atomic_load_n(&ra->index_bad, __ATOMIC_ACQUIRE))
+		return ra_index_remove(ra->index, err);
 	pthread_mutex_lock(&ra->lock);
-	bad = ra->index_bad;
 	ret = ra->saved_dirty ? 1 : 0;
 	ra->saved_dirty = false;
 	pthread_mutex_unlock(&ra->lock);
-	if (bad) {	/* the index, or points learnt from it, failed */
-		unlink(ra->index_path);
-		return 0;
-	}
 	if (!ret)
 		return 0;
-	return ra_index_save(ra->index_path, ra->ops, ra->fmt, err);
+	return ra_index_save(ra->index, ra->ops, ra->fmt, err);
 }
 
 void bmap_ra_close(struct bmap_ra *ra)
@@ -949,7 +985,7 @@ void bmap_ra_close(struct bmap_ra *ra)
 		pthread_cond_destroy(&ra->changed);
 	}
 	free(ra->hash);
-	free(ra->index_path);
+	ra_index_close(ra->index);
 	close(ra->fd);
 	free(ra);
 }

@@ -82,10 +82,6 @@ struct ra_format_ops {
 	void (*close)(void *fmt);
 };
 
-/* A seek point failed when used: the index file is not to be trusted,
- * and is removed rather than saved. */
-void ra_mark_index_bad(struct bmap_ra *ra);
-
 /* Exactly len bytes of the compressed file at off: -errno "cannot read
  * the <what> file: ...", or -EBADMSG "truncated <what> file" when the
  * file ends first (no seek point is ever past the end of a good one). */
@@ -96,6 +92,12 @@ extern const struct ra_format_ops ra_gzip_ops;
 extern const struct ra_format_ops ra_bzip2_ops;
 extern const struct ra_format_ops ra_xz_ops;
 extern const struct ra_format_ops ra_zstd_ops;
+
+/* A seek point failed a check as it was used: the points may come from
+ * a bad index file, which bmap_ra_save_index (and close) then removes
+ * instead of saving anything. Safe from any thread, with or without the
+ * engine's lock held. */
+void ra_mark_index_bad(struct bmap_ra *ra);
 
 /* For tests: decode at most max bytes ahead at a time in xz cursors. */
 void ra_xz_test_ahead_max(void *fmt, size_t max);
