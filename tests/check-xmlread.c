@@ -331,6 +331,16 @@ static const struct bad {
 	  "<BlocksCount> is 202 but", -EINVAL },
 	{ V12, "<ImageSize> 821752 <", "<ImageSize> 819200 <", NULL, NULL,
 	  NULL, "<BlocksCount> is 201 but ImageSize 819200", -EINVAL },
+	/* An image size must fit in off_t: files and offsets are off_t. */
+	{ V12, "<ImageSize> 821752 <", "<ImageSize> 9223372036854775808 <",
+	  NULL, NULL, NULL, "<ImageSize> 9223372036854775808 is too large "
+	  "(at most 9223372036854775807 bytes)", -EFBIG },
+	{ V12, "<ImageSize> 821752 <", "<ImageSize> 18446744073709551615 <",
+	  NULL, NULL, NULL, "<ImageSize> 18446744073709551615 is too large",
+	  -EFBIG },
+	{ V20, "<ImageSize> 821752 <", "<ImageSize> 9223372036854775808 <",
+	  NULL, NULL, "sha256", "<ImageSize> 9223372036854775808 is too "
+	  "large", -EFBIG },
 
 	/* Range texts. */
 	{ V12, "> 0-1 <", "> a <", NULL, NULL, NULL,
@@ -681,14 +691,35 @@ START_TEST(test_minimal_and_limits)
 		"<bmap version='1.2'><BlockMap/><ImageSize>0</ImageSize>"
 		"<BlockSize>1</BlockSize><BlocksCount>0</BlocksCount>"
 		"<MappedBlocksCount>0</MappedBlocksCount></bmap>";
+	/* The largest image: INT64_MAX bytes, the largest off_t. */
 	static const char big[] =
 		"<?xml version=\"1.0\"?>\n<bmap version=\"1.2\">"
-		"<ImageSize>18446744073709551615</ImageSize>"
+		"<ImageSize>9223372036854775807</ImageSize>"
 		"<BlockSize>1</BlockSize>"
-		"<BlocksCount>18446744073709551615</BlocksCount>"
-		"<BlockMap><Range>18446744073709551614</Range></BlockMap>"
+		"<BlocksCount>9223372036854775807</BlocksCount>"
+		"<BlockMap><Range>9223372036854775806</Range></BlockMap>"
+		"<MappedBlocksCount>1</MappedBlocksCount></bmap>";
+	/* Its last, partial block of 4096: 2^51 blocks, the last one's
+	 * offset 2^63 - 4096 and length 4095 end exactly at INT64_MAX. */
+	static const char big4k[] =
+		"<bmap version=\"1.2\">"
+		"<ImageSize>9223372036854775807</ImageSize>"
+		"<BlockSize>4096</BlockSize>"
+		"<BlocksCount>2251799813685248</BlocksCount>"
+		"<BlockMap><Range>2251799813685247</Range></BlockMap>"
+		"<MappedBlocksCount>1</MappedBlocksCount></bmap>";
+	/* One byte more than that, consistent otherwise: refused. */
+	static const char too_big[] =
+		"<bmap version=\"1.2\">"
+		"<ImageSize>9223372036854775808</ImageSize>"
+		"<BlockSize>4096</BlockSize>"
+		"<BlocksCount>2251799813685248</BlocksCount>"
+		"<BlockMap><Range>2251799813685247</Range></BlockMap>"
 		"<MappedBlocksCount>1</MappedBlocksCount></bmap>";
 	struct bmap map;
+
+	read_fails(too_big, strlen(too_big), "<ImageSize> 9223372036854775808 "
+		   "is too large (at most 9223372036854775807 bytes)", -EFBIG);
 
 	read_ok(&map, small);
 	ck_assert_uint_eq(map.image_size, 0);
@@ -697,11 +728,18 @@ START_TEST(test_minimal_and_limits)
 	bmap_free(&map);
 
 	read_ok(&map, big);
-	ck_assert_uint_eq(map.image_size, UINT64_MAX);
-	ck_assert_uint_eq(map.blocks_count, UINT64_MAX);
+	ck_assert_uint_eq(map.image_size, INT64_MAX);
+	ck_assert_uint_eq(map.blocks_count, INT64_MAX);
 	ck_assert_uint_eq(map.nranges, 1);
-	ck_assert_uint_eq(map.ranges[0].first, UINT64_MAX - 1);
+	ck_assert_uint_eq(map.ranges[0].first, INT64_MAX - 1);
 	ck_assert(!map.ranges[0].has_digest);
+	bmap_free(&map);
+
+	read_ok(&map, big4k);
+	ck_assert_uint_eq(map.blocks_count, 1ull << 51);
+	ck_assert_uint_eq(bmap_range_offset(&map, &map.ranges[0]),
+			  (1ull << 63) - 4096);
+	ck_assert_uint_eq(bmap_range_length(&map, &map.ranges[0]), 4095);
 	bmap_free(&map);
 }
 END_TEST

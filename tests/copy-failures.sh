@@ -196,6 +196,21 @@ fails_untouched "the golden 1.3 bmap with an edited comment (wrong BmapFileSHA1)
 assert_error_mentions "checksum\|sha1"
 printf '<bmap version="2.0"><ImageSize>oops' >"$WORK/malformed.bmap"
 fails_untouched "a malformed bmap" --bmap "$WORK/malformed.bmap" "$WORK/pack/image.gz" "$dest"
+# Self-consistent but for a size that does not fit in off_t (2^63 bytes):
+# nothing could be written to it; the gzip image cannot tell its size.
+cat >"$WORK/huge.bmap" <<'EOF'
+<?xml version="1.0" ?>
+<bmap version="1.2">
+    <ImageSize> 9223372036854775808 </ImageSize>
+    <BlockSize> 4096 </BlockSize>
+    <BlocksCount> 2251799813685248 </BlocksCount>
+    <MappedBlocksCount> 1 </MappedBlocksCount>
+    <BlockMap> <Range> 0 </Range> </BlockMap>
+</bmap>
+EOF
+fails_untouched "a bmap whose ImageSize is 2^63" \
+	--bmap "$WORK/huge.bmap" "$WORK/pack/image.gz" "$dest"
+assert_error_mentions "ImageSize" "too large"
 fails_untouched "a --bmap that does not exist" \
 	--bmap "$WORK/no-such.bmap" "$WORK/pack/image.gz" "$dest"
 assert_error_mentions "no-such.bmap"

@@ -268,6 +268,17 @@ static int geometry(struct reader *rd)
 	    (ret = number(rd, rd->f.block_size, &bs)) ||
 	    (ret = number(rd, rd->f.blocks_count, &count)))
 		return ret;
+	/*
+	 * The image is read, written and shown as a file: its size and every
+	 * offset in it are off_t. Ranges must lie below blocks_count, so a
+	 * range's first byte is below image_size and its length is cut at
+	 * image_size: with image_size within off_t, so is every offset and
+	 * every offset plus length the ranges give.
+	 */
+	if (size > (uint64_t)INT64_MAX)
+		return bmap_seterr(rd->err, EFBIG, "<ImageSize> %" PRIu64 " is "
+				   "too large (at most %" PRId64 " bytes)",
+				   size, INT64_MAX);
 	ret = bmap_set_geometry(rd->map, size, bs, rd->err);
 	if (ret)
 		return ret;
