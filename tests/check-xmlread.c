@@ -842,6 +842,70 @@ START_TEST(test_malformed)
 }
 END_TEST
 
+/* Read doc with stderr going to a scratch file: it must fail with a
+ * message of one line holding msg, and libxml2 must have printed
+ * nothing. */
+static void read_fails_quietly(const char *doc, size_t len, const char *msg)
+{
+	char path[256], *text;
+	size_t textlen;
+	int fd, saved;
+
+	cu_scratch_path(path, sizeof(path), "stderr");
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ck_assert_int_ge(fd, 0);
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	ck_assert_int_ge(saved, 0);
+	ck_assert_int_ge(dup2(fd, STDERR_FILENO), 0);
+	close(fd);
+	{
+		struct bmap_err err = { "" };
+		struct bmap map;
+		int ret = bmap_read_memory(&map, doc, len, &err);
+
+		fflush(stderr);
+		dup2(saved, STDERR_FILENO);
+		close(saved);
+		ck_assert_msg(ret == -EINVAL, "returned %d: %s", ret, err.msg);
+		ck_assert_msg(strstr(err.msg, msg), "message '%s' lacks '%s'",
+			      err.msg, msg);
+		ck_assert_msg(!strchr(err.msg, '\n'), "message '%s' is more "
+			      "than one line", err.msg);
+	}
+	text = cu_read_file(path, &textlen);
+	ck_assert_msg(textlen == 0, "libxml2 printed '%s'", text);
+	free(text);
+	unlink(path);
+}
+
+/* Bytes that are not in the declared encoding: libxml2 reports those
+ * through its generic error channel, and some of its messages hold a
+ * newline. */
+START_TEST(test_bad_encoding_quiet)
+{
+	static const char jis[] =
+		"<?xml version=\"1.0\" encoding=\"ISO-2022-JP\"?>\n"
+		"<bmap version=\"1.2\"><ImageSize>\x1b$B\xff\xff</ImageSize>"
+		"</bmap>\n";
+	static const char utf8[] =
+		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+		"<bmap version=\"1.2\"><ImageSize>\xff\xfe</ImageSize>"
+		"</bmap>\n";
+	static const char latin[] =
+		"<?xml version=\"1.0\"?>\n<bmap version=\"1.2\">"
+		"<ImageSize>1\xe9</ImageSize></bmap>\n";
+	static const char unknown[] =
+		"<?xml version=\"1.0\" encoding=\"no-such-encoding\"?>\n"
+		"<bmap version=\"1.2\"/>\n";
+
+	read_fails_quietly(jis, strlen(jis), "malformed XML");
+	read_fails_quietly(utf8, strlen(utf8), "malformed XML (line 2)");
+	read_fails_quietly(latin, strlen(latin), "malformed XML (line 2)");
+	read_fails_quietly(unknown, strlen(unknown), "malformed XML");
+}
+END_TEST
+
 START_TEST(test_wrong_root)
 {
 	char *doc = mutate(V12, "<bmap version", "<map version", NULL);
@@ -1109,6 +1173,7 @@ Suite *xmlread_suite(void)
 	tcase_add_test(hostile, test_doctype_utf16);
 	tcase_add_test(hostile, test_malformed);
 	tcase_add_test(hostile, test_wrong_root);
+	tcase_add_test(hostile, test_bad_encoding_quiet);
 	suite_add_tcase(s, hostile);
 
 	tcase_add_test(file, test_read_file);

@@ -211,6 +211,18 @@ EOF
 fails_untouched "a bmap whose ImageSize is 2^63" \
 	--bmap "$WORK/huge.bmap" "$WORK/pack/image.gz" "$dest"
 assert_error_mentions "ImageSize" "too large"
+# Bytes not in the declared encoding: libxml2's own messages ("encoding
+# error", "I/O error", a "Bytes: ..." line) must not reach stderr.
+printf '<?xml version="1.0" encoding="ISO-2022-JP"?>\n<bmap version="1.2"><ImageSize>\033$B\377\377</ImageSize></bmap>\n' \
+	>"$WORK/jis.bmap"
+fails_untouched "a bmap with bytes its ISO-2022-JP declaration refuses" \
+	--bmap "$WORK/jis.bmap" "$WORK/pack/image.gz" "$dest"
+assert_error_mentions "malformed XML" "input conversion failed"
+printf '<?xml version="1.0" encoding="UTF-8"?>\n<bmap version="1.2"><ImageSize>\377\376</ImageSize></bmap>\n' \
+	>"$WORK/utf8.bmap"
+fails_untouched "a bmap with bytes that are not UTF-8" \
+	--bmap "$WORK/utf8.bmap" "$WORK/pack/image.gz" "$dest"
+assert_error_mentions "malformed XML" "UTF-8"
 fails_untouched "a --bmap that does not exist" \
 	--bmap "$WORK/no-such.bmap" "$WORK/pack/image.gz" "$dest"
 assert_error_mentions "no-such.bmap"

@@ -51,6 +51,14 @@ refused "$WORK/disk.img.xz" "$WORK/no-such-dir"
 refused "$WORK/disk.img.xz" "$img"
 echo "<bmap version='2.0'><ImageSize>x" >"$WORK/bad.bmap"
 refused --bmap "$WORK/bad.bmap" "$WORK/disk.img.xz" "$mnt"
+# libxml2's own messages on bytes not in the declared encoding must not
+# reach stderr (refused checks there is one line).
+printf '<?xml version="1.0" encoding="ISO-2022-JP"?>\n<bmap version="1.2"><ImageSize>\033$B\377\377</ImageSize></bmap>\n' \
+	>"$WORK/jis.bmap"
+refused --bmap "$WORK/jis.bmap" "$WORK/disk.img.xz" "$mnt"
+printf '<?xml version="1.0" encoding="UTF-8"?>\n<bmap version="1.2"><ImageSize>\377\376</ImageSize></bmap>\n' \
+	>"$WORK/utf8.bmap"
+refused --bmap "$WORK/utf8.bmap" "$WORK/disk.img.xz" "$mnt"
 printf 'not an image at all' >"$WORK/junk"
 refused --bmap "$img.bmap" "$WORK/junk" "$mnt"
 
