@@ -293,6 +293,32 @@ fails "a nonexistent /dev path as DEST, by holes" "$img" "$nodev"
 [ ! -e "$nodev" ] || fail "bmapcopy created $nodev"
 
 fails "a folder as DEST" --bmap "$bmap" "$WORK/pack/image.gz" "$WORK/pack"
+
+# DEST is looked at once, on the descriptor that is written: replaced by
+# a FIFO just before bmapcopy opens it (tests/swap-open.c does that), a
+# regular file when it was first named must not make bmapcopy open the
+# FIFO as one and wait for a reader for ever.
+shim=$top_builddir/tests/swap-open.so
+[ -f "$shim" ] || fail "$shim is not built"
+for how in "by the bmap" "by holes"; do
+	rm -f "$WORK/raced.img"
+	echo "a regular file" >"$WORK/raced.img"
+	mkfifo "$WORK/swap.fifo"
+	case $how in
+	"by the bmap") args="--bmap $bmap $WORK/pack/image.gz" ;;
+	*) args=$img ;;
+	esac
+	step "DEST replaced by a FIFO before it is opened ($how)"
+	# shellcheck disable=SC2086 # split on purpose (no blanks in $WORK)
+	expect_exit 1 timeout 10 env LD_PRELOAD="$shim" \
+		SWAP_AT="$WORK/raced.img" SWAP_WITH="$WORK/swap.fifo" \
+		"$BMAPCOPY" $args "$WORK/raced.img"
+	assert_one_line_error "$P"
+	[ -p "$WORK/raced.img" ] || fail "the shim did not swap the FIFO in"
+	assert_error_mentions "not a block device or a regular file"
+	echo "   $(cat "$WORK/stderr")"
+done
+rm -f "$WORK/raced.img"
 fails "DEST in a folder that does not exist" \
 	--bmap "$bmap" "$WORK/pack/image.gz" "$WORK/no-such-dir/dest.img"
 [ ! -e "$WORK/no-such-dir" ] || fail "the missing folder was created"
