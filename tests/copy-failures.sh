@@ -231,6 +231,7 @@ fails_untouched "a bmap whose ImageSize is 2^63" \
 assert_error_mentions "ImageSize" "too large"
 # Bytes not in the declared encoding: libxml2's own messages ("encoding
 # error", "I/O error", a "Bytes: ..." line) must not reach stderr.
+# shellcheck disable=SC2016 # an escape sequence, not an expansion
 printf '<?xml version="1.0" encoding="ISO-2022-JP"?>\n<bmap version="1.2"><ImageSize>\033$B\377\377</ImageSize></bmap>\n' \
 	>"$WORK/jis.bmap"
 fails_untouched "a bmap with bytes its ISO-2022-JP declaration refuses" \

@@ -134,8 +134,9 @@ step "-o a dangling symbolic link: replaced, nothing made where it points"
 ln -s nowhere "$WORK/dangling.bmap"
 expect_exit 0 "$BMAPCREATE" -o "$WORK/dangling.bmap" "$img"
 [ ! -e "$WORK/nowhere" ] || fail "-o created the dangling link's target"
-[ -f "$WORK/dangling.bmap" ] && [ ! -L "$WORK/dangling.bmap" ] ||
+if [ ! -f "$WORK/dangling.bmap" ] || [ -L "$WORK/dangling.bmap" ]; then
 	fail "-o did not replace the dangling link"
+fi
 
 # refused_output WHAT FILE: exit 1 at once (nothing waits on a FIFO), one
 # error line naming FILE, nothing on stdout, no file left beside FILE.

@@ -53,6 +53,7 @@ echo "<bmap version='2.0'><ImageSize>x" >"$WORK/bad.bmap"
 refused --bmap "$WORK/bad.bmap" "$WORK/disk.img.xz" "$mnt"
 # libxml2's own messages on bytes not in the declared encoding must not
 # reach stderr (refused checks there is one line).
+# shellcheck disable=SC2016 # an escape sequence, not an expansion
 printf '<?xml version="1.0" encoding="ISO-2022-JP"?>\n<bmap version="1.2"><ImageSize>\033$B\377\377</ImageSize></bmap>\n' \
 	>"$WORK/jis.bmap"
 refused --bmap "$WORK/jis.bmap" "$WORK/disk.img.xz" "$mnt"
