@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bmap.h"
@@ -30,6 +31,7 @@ struct options {
 /* What the progress display needs; it runs in the copy's writer thread. */
 struct progress {
 	bool tty;
+	const char *psplash;	/* the pipe to open when it has a reader */
 	int psplash_fd;
 	double start, last;
 	int last_percent;
@@ -115,6 +117,53 @@ static void parse_args(int argc, char **argv, struct options *o)
 /* ------------------------------------------------------------------ */
 /* Progress                                                             */
 
+/*
+ * Open the psplash pipe: a FIFO, never through a symbolic link, and never
+ * waiting for a reader (nor writing anywhere but a FIFO: a regular file
+ * or a device is opened, seen not to be one and closed untouched). 0, or
+ * -ENXIO when the FIFO has no reader yet, -ENOTSUP when the path is not a
+ * FIFO, -errno.
+ */
+static int psplash_open(struct progress *p)
+{
+	struct stat st;
+	int fd, ret;
+
+	fd = open(p->psplash, O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ELOOP || errno == EISDIR ? -ENOTSUP : -errno;
+	ret = fstat(fd, &st) < 0 ? -errno :
+	      !S_ISFIFO(st.st_mode) ? -ENOTSUP : 0;
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	p->psplash_fd = fd;
+	return 0;
+}
+
+/* "PROGRESS n" to the psplash pipe. Like bmaptool, a FIFO that had no
+ * reader is tried again at each new percentage (psplash may start late)
+ * and one whose reader went away too; any other failure ends it. */
+static void psplash_progress(struct progress *p, int percent)
+{
+	char line[32];
+	int n;
+
+	if (p->psplash_fd < 0 && p->psplash && psplash_open(p) != -ENXIO &&
+	    p->psplash_fd < 0)
+		p->psplash = NULL;
+	if (p->psplash_fd < 0)
+		return;
+	n = snprintf(line, sizeof(line), "PROGRESS %d\n", percent);
+	if (write(p->psplash_fd, line, (size_t)n) < 0 && errno != EAGAIN) {
+		if (errno != EPIPE)
+			p->psplash = NULL;
+		close(p->psplash_fd);
+		p->psplash_fd = -1;
+	}
+}
+
 static void show_progress(void *ctx, uint64_t done, uint64_t total)
 {
 	struct progress *p = ctx;
@@ -123,15 +172,8 @@ static void show_progress(void *ctx, uint64_t done, uint64_t total)
 	int percent = total && total != BMAP_SIZE_UNKNOWN ?
 		      (int)(done * 100 / total) : -1;
 
-	if (p->psplash_fd >= 0 && percent >= 0 && percent != p->last_percent) {
-		char line[32];
-		int n = snprintf(line, sizeof(line), "PROGRESS %d\n", percent);
-
-		if (write(p->psplash_fd, line, (size_t)n) < 0 &&
-		    errno != EAGAIN) {
-			close(p->psplash_fd);
-			p->psplash_fd = -1;
-		}
+	if (percent >= 0 && percent != p->last_percent) {
+		psplash_progress(p, percent);
 		p->last_percent = percent;
 	}
 	if (!p->tty || (now - p->last < 0.25 && done != total))
@@ -148,16 +190,29 @@ static void show_progress(void *ctx, uint64_t done, uint64_t total)
 
 static void setup_progress(const struct options *o, struct progress *p)
 {
+	int ret;
+
 	p->psplash_fd = -1;
 	p->last_percent = -1;
 	p->start = tool_now();
 	p->tty = !o->quiet && isatty(STDERR_FILENO);
 	if (!o->psplash)
 		return;
-	p->psplash_fd = open(o->psplash, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-	if (p->psplash_fd < 0)
-		tool_warn("cannot open the psplash pipe '%s': %s", o->psplash,
-			  strerror(errno));
+	p->psplash = o->psplash;
+	ret = psplash_open(p);
+	if (ret == -ENXIO) {
+		tool_warn("the psplash pipe '%s' has no reader: progress goes "
+			  "there once one opens it", o->psplash);
+		return;
+	}
+	if (ret)
+		p->psplash = NULL;
+	if (ret == -ENOTSUP)
+		tool_warn("'%s' is not a FIFO (a symbolic link is never "
+			  "followed): no psplash progress", o->psplash);
+	else if (ret)
+		tool_warn("cannot open the psplash pipe '%s': %s: no psplash "
+			  "progress", o->psplash, strerror(-ret));
 }
 
 static void summary(const struct options *o, const struct progress *p,

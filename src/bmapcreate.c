@@ -116,6 +116,7 @@ int main(int argc, char **argv)
 	enum bmap_extent_method method;
 	struct bmap_err err;
 	struct bmap map;
+	const char *what;
 	char *xml = NULL;
 	size_t len;
 	int fd, ret;
@@ -148,8 +149,14 @@ int main(int argc, char **argv)
 		tool_error("%s", err.msg);
 		return EXIT_FAIL;
 	}
-	ret = tool_write_file(o.output, xml, len);
+	ret = tool_write_file(o.output, xml, len, &what);
 	free(xml);
+	if (ret == -ENOTSUP && what) {
+		tool_error("'%s' is %s, not a regular file: refused (a bmap "
+			   "replaces a regular file; for anything else, write "
+			   "to standard output)", o.output, what);
+		return EXIT_FAIL;
+	}
 	if (ret) {
 		tool_error("cannot write '%s': %s",
 			   o.output ? o.output : "standard output",

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -101,6 +102,45 @@ int tool_write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+/*
+ * A new file beside path, made exclusively (O_EXCL: never an existing
+ * file, never through a symbolic link): path with ".XXXXXX" after it,
+ * the X random. tmp holds path and room for the suffix. The descriptor,
+ * or -errno.
+ */
+static int make_temp(char *tmp, size_t plen)
+{
+	static const char set[] = "abcdefghijklmnopqrstuvwxyz"
+				  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+	unsigned char r[6];
+	struct timespec ts;
+	int tries, fd;
+	size_t i;
+
+	tmp[plen] = '.';
+	tmp[plen + 7] = '\0';
+	for (tries = 0; tries < 100; tries++) {
+		if (getrandom(r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
+			clock_gettime(CLOCK_REALTIME, &ts);
+			for (i = 0; i < sizeof(r); i++)
+				r[i] = (unsigned char)((unsigned long)ts.tv_nsec >>
+						       (4 * i) ^
+						       (unsigned)getpid() ^
+						       (unsigned)tries);
+		}
+		for (i = 0; i < sizeof(r); i++)
+			tmp[plen + 1 + i] = set[r[i] % (sizeof(set) - 1)];
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+			  O_CLOEXEC, 0600);
+		if (fd >= 0 || errno != EEXIST)
+			return fd >= 0 ? fd : -errno;
+	}
+	return -EEXIST;
+}
+
+/* Write buf to a new file beside path, then rename() it over path: that
+ * replaces whatever name is at path (a symbolic link too), never what a
+ * link points to, and a failure leaves path as it was. */
 static int write_replacing(const char *path, const void *buf, size_t len)
 {
 	size_t plen = strlen(path);
@@ -111,12 +151,10 @@ static int write_replacing(const char *path, const void *buf, size_t len)
 	if (!tmp)
 		return -ENOMEM;
 	memcpy(tmp, path, plen);
-	memcpy(tmp + plen, ".XXXXXX", 8);
-	fd = mkstemp(tmp);
+	fd = make_temp(tmp, plen);
 	if (fd < 0) {
-		ret = -errno;
 		free(tmp);
-		return ret;
+		return fd;
 	}
 	mask = umask(0);
 	umask(mask);
@@ -135,27 +173,52 @@ static int write_replacing(const char *path, const void *buf, size_t len)
 	return ret;
 }
 
-int tool_write_file(const char *path, const void *buf, size_t len)
+/* What a file that is not a regular one is, for a message. */
+static const char *kind_of(mode_t mode, bool link)
+{
+	if (S_ISDIR(mode))
+		return link ? "a symbolic link to a folder" : "a folder";
+	if (S_ISBLK(mode))
+		return link ? "a symbolic link to a block device" :
+		       "a block device";
+	if (S_ISCHR(mode))
+		return link ? "a symbolic link to a character device" :
+		       "a character device";
+	if (S_ISFIFO(mode))
+		return link ? "a symbolic link to a FIFO" : "a FIFO";
+	if (S_ISSOCK(mode))
+		return link ? "a symbolic link to a socket" : "a socket";
+	return link ? "a symbolic link to something" : "something";
+}
+
+int tool_write_file(const char *path, const void *buf, size_t len,
+		    const char **what)
 {
 	struct stat st;
-	int fd, ret;
+	bool link = false;
 
+	*what = NULL;
 	if (!path || !strcmp(path, "-"))
 		return tool_write_all(STDOUT_FILENO, buf, len);
-	if (stat(path, &st) < 0) {
+	/* Only to tell what is refused: nothing is opened at path, so what
+	 * is there may change before the rename() at no risk. */
+	if (lstat(path, &st) < 0) {
 		if (errno != ENOENT)
 			return -errno;
-		return write_replacing(path, buf, len);
+		st.st_mode = S_IFREG;		/* a new file */
+	} else if (S_ISLNK(st.st_mode)) {
+		link = true;
+		if (stat(path, &st) < 0) {
+			if (errno != ENOENT)
+				return -errno;
+			st.st_mode = S_IFREG;	/* dangling: replaced */
+		}
 	}
-	if (S_ISREG(st.st_mode))
-		return write_replacing(path, buf, len);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ret = tool_write_all(fd, buf, len);
-	if (close(fd) < 0 && !ret)
-		ret = -errno;
-	return ret;
+	if (!S_ISREG(st.st_mode)) {
+		*what = kind_of(st.st_mode, link);
+		return -ENOTSUP;
+	}
+	return write_replacing(path, buf, len);
 }
 
 static bool is_regular(const char *path)

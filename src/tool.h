@@ -28,10 +28,15 @@ void tool_common_option(int c, char **argv, void (*usage)(void));
 /* Write all of buf to fd; -errno on failure. */
 int tool_write_all(int fd, const void *buf, size_t len);
 
-/* Write buf to path as a whole: a regular file (or a new one) is replaced
- * atomically, so a failure leaves what was there; anything else (a FIFO,
- * /dev/stdout) is written in place. NULL or "-" is standard output. */
-int tool_write_file(const char *path, const void *buf, size_t len);
+/* Write buf to path as a whole, through a new file made exclusively
+ * beside it and renamed over it: a failure leaves what was there, and a
+ * symbolic link at path is replaced, never followed. path must be absent,
+ * a regular file, or a symbolic link to one or to nothing; anything else
+ * (a device, a FIFO, a folder, a link to one) is -ENOTSUP, with *what
+ * saying what it is ("a block device", ...; else NULL). NULL or "-" is
+ * standard output. */
+int tool_write_file(const char *path, const void *buf, size_t len,
+		    const char **what);
 
 /* The bmap beside an image: IMAGE.bmap, then IMAGE with its last
  * extension replaced by .bmap, repeatedly (a.img.xz.bmap, a.img.bmap,

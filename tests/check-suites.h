@@ -17,5 +17,6 @@ Suite *ra_xz_suite(void);
 Suite *ra_zstd_suite(void);
 Suite *ra_suite(void);
 Suite *view_suite(void);
+Suite *source_suite(void);
 
 #endif

@@ -331,6 +331,16 @@ static const struct bad {
 	  "<BlocksCount> is 202 but", -EINVAL },
 	{ V12, "<ImageSize> 821752 <", "<ImageSize> 819200 <", NULL, NULL,
 	  NULL, "<BlocksCount> is 201 but ImageSize 819200", -EINVAL },
+	/* An image size must fit in off_t: files and offsets are off_t. */
+	{ V12, "<ImageSize> 821752 <", "<ImageSize> 9223372036854775808 <",
+	  NULL, NULL, NULL, "<ImageSize> 9223372036854775808 is too large "
+	  "(at most 9223372036854775807 bytes)", -EFBIG },
+	{ V12, "<ImageSize> 821752 <", "<ImageSize> 18446744073709551615 <",
+	  NULL, NULL, NULL, "<ImageSize> 18446744073709551615 is too large",
+	  -EFBIG },
+	{ V20, "<ImageSize> 821752 <", "<ImageSize> 9223372036854775808 <",
+	  NULL, NULL, "sha256", "<ImageSize> 9223372036854775808 is too "
+	  "large", -EFBIG },
 
 	/* Range texts. */
 	{ V12, "> 0-1 <", "> a <", NULL, NULL, NULL,
@@ -681,14 +691,35 @@ START_TEST(test_minimal_and_limits)
 		"<bmap version='1.2'><BlockMap/><ImageSize>0</ImageSize>"
 		"<BlockSize>1</BlockSize><BlocksCount>0</BlocksCount>"
 		"<MappedBlocksCount>0</MappedBlocksCount></bmap>";
+	/* The largest image: INT64_MAX bytes, the largest off_t. */
 	static const char big[] =
 		"<?xml version=\"1.0\"?>\n<bmap version=\"1.2\">"
-		"<ImageSize>18446744073709551615</ImageSize>"
+		"<ImageSize>9223372036854775807</ImageSize>"
 		"<BlockSize>1</BlockSize>"
-		"<BlocksCount>18446744073709551615</BlocksCount>"
-		"<BlockMap><Range>18446744073709551614</Range></BlockMap>"
+		"<BlocksCount>9223372036854775807</BlocksCount>"
+		"<BlockMap><Range>9223372036854775806</Range></BlockMap>"
+		"<MappedBlocksCount>1</MappedBlocksCount></bmap>";
+	/* Its last, partial block of 4096: 2^51 blocks, the last one's
+	 * offset 2^63 - 4096 and length 4095 end exactly at INT64_MAX. */
+	static const char big4k[] =
+		"<bmap version=\"1.2\">"
+		"<ImageSize>9223372036854775807</ImageSize>"
+		"<BlockSize>4096</BlockSize>"
+		"<BlocksCount>2251799813685248</BlocksCount>"
+		"<BlockMap><Range>2251799813685247</Range></BlockMap>"
+		"<MappedBlocksCount>1</MappedBlocksCount></bmap>";
+	/* One byte more than that, consistent otherwise: refused. */
+	static const char too_big[] =
+		"<bmap version=\"1.2\">"
+		"<ImageSize>9223372036854775808</ImageSize>"
+		"<BlockSize>4096</BlockSize>"
+		"<BlocksCount>2251799813685248</BlocksCount>"
+		"<BlockMap><Range>2251799813685247</Range></BlockMap>"
 		"<MappedBlocksCount>1</MappedBlocksCount></bmap>";
 	struct bmap map;
+
+	read_fails(too_big, strlen(too_big), "<ImageSize> 9223372036854775808 "
+		   "is too large (at most 9223372036854775807 bytes)", -EFBIG);
 
 	read_ok(&map, small);
 	ck_assert_uint_eq(map.image_size, 0);
@@ -697,11 +728,18 @@ START_TEST(test_minimal_and_limits)
 	bmap_free(&map);
 
 	read_ok(&map, big);
-	ck_assert_uint_eq(map.image_size, UINT64_MAX);
-	ck_assert_uint_eq(map.blocks_count, UINT64_MAX);
+	ck_assert_uint_eq(map.image_size, INT64_MAX);
+	ck_assert_uint_eq(map.blocks_count, INT64_MAX);
 	ck_assert_uint_eq(map.nranges, 1);
-	ck_assert_uint_eq(map.ranges[0].first, UINT64_MAX - 1);
+	ck_assert_uint_eq(map.ranges[0].first, INT64_MAX - 1);
 	ck_assert(!map.ranges[0].has_digest);
+	bmap_free(&map);
+
+	read_ok(&map, big4k);
+	ck_assert_uint_eq(map.blocks_count, 1ull << 51);
+	ck_assert_uint_eq(bmap_range_offset(&map, &map.ranges[0]),
+			  (1ull << 63) - 4096);
+	ck_assert_uint_eq(bmap_range_length(&map, &map.ranges[0]), 4095);
 	bmap_free(&map);
 }
 END_TEST
@@ -801,6 +839,70 @@ START_TEST(test_malformed)
 	doc = mutate(V12, "</BlockSize>", "</Blocksize>", NULL);
 	read_fails(doc, strlen(doc), "malformed XML (line 29)", -EINVAL);
 	free(doc);
+}
+END_TEST
+
+/* Read doc with stderr going to a scratch file: it must fail with a
+ * message of one line holding msg, and libxml2 must have printed
+ * nothing. */
+static void read_fails_quietly(const char *doc, size_t len, const char *msg)
+{
+	char path[256], *text;
+	size_t textlen;
+	int fd, saved;
+
+	cu_scratch_path(path, sizeof(path), "stderr");
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ck_assert_int_ge(fd, 0);
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	ck_assert_int_ge(saved, 0);
+	ck_assert_int_ge(dup2(fd, STDERR_FILENO), 0);
+	close(fd);
+	{
+		struct bmap_err err = { "" };
+		struct bmap map;
+		int ret = bmap_read_memory(&map, doc, len, &err);
+
+		fflush(stderr);
+		dup2(saved, STDERR_FILENO);
+		close(saved);
+		ck_assert_msg(ret == -EINVAL, "returned %d: %s", ret, err.msg);
+		ck_assert_msg(strstr(err.msg, msg), "message '%s' lacks '%s'",
+			      err.msg, msg);
+		ck_assert_msg(!strchr(err.msg, '\n'), "message '%s' is more "
+			      "than one line", err.msg);
+	}
+	text = cu_read_file(path, &textlen);
+	ck_assert_msg(textlen == 0, "libxml2 printed '%s'", text);
+	free(text);
+	unlink(path);
+}
+
+/* Bytes that are not in the declared encoding: libxml2 reports those
+ * through its generic error channel, and some of its messages hold a
+ * newline. */
+START_TEST(test_bad_encoding_quiet)
+{
+	static const char jis[] =
+		"<?xml version=\"1.0\" encoding=\"ISO-2022-JP\"?>\n"
+		"<bmap version=\"1.2\"><ImageSize>\x1b$B\xff\xff</ImageSize>"
+		"</bmap>\n";
+	static const char utf8[] =
+		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+		"<bmap version=\"1.2\"><ImageSize>\xff\xfe</ImageSize>"
+		"</bmap>\n";
+	static const char latin[] =
+		"<?xml version=\"1.0\"?>\n<bmap version=\"1.2\">"
+		"<ImageSize>1\xe9</ImageSize></bmap>\n";
+	static const char unknown[] =
+		"<?xml version=\"1.0\" encoding=\"no-such-encoding\"?>\n"
+		"<bmap version=\"1.2\"/>\n";
+
+	read_fails_quietly(jis, strlen(jis), "malformed XML");
+	read_fails_quietly(utf8, strlen(utf8), "malformed XML (line 2)");
+	read_fails_quietly(latin, strlen(latin), "malformed XML (line 2)");
+	read_fails_quietly(unknown, strlen(unknown), "malformed XML");
 }
 END_TEST
 
@@ -1071,6 +1173,7 @@ Suite *xmlread_suite(void)
 	tcase_add_test(hostile, test_doctype_utf16);
 	tcase_add_test(hostile, test_malformed);
 	tcase_add_test(hostile, test_wrong_root);
+	tcase_add_test(hostile, test_bad_encoding_quiet);
 	suite_add_tcase(s, hostile);
 
 	tcase_add_test(file, test_read_file);

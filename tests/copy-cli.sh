@@ -203,6 +203,72 @@ grep -q "^$P: warning: .*psplash" "$WORK/stderr" ||
 [ ! -e "$WORK/no-such.fifo" ] || fail "--psplash-pipe created a file"
 assert_same "$img" "$dest" "the copy with a missing psplash pipe"
 
+# not_a_fifo WHAT PATH: PATH is no FIFO (or a symbolic link): the copy
+# succeeds with one warning line, and writes nothing there.
+not_a_fifo() {
+	step "--psplash-pipe, $1: one warning, nothing written there, the copy succeeds"
+	rm -f "$dest"
+	expect_exit 0 timeout 60 "$BMAPCOPY" --psplash-pipe "$2" --bmap "$bmap" "$WORK/image.gz" "$dest"
+	grep -q "^$P: warning: .*psplash" "$WORK/stderr" ||
+		{ sed 's/^/  | /' "$WORK/stderr" >&2; fail "no '$P: warning: ... psplash' line"; }
+	[ "$(grep -c "^$P: warning: " "$WORK/stderr")" -eq 1 ] ||
+		{ sed 's/^/  | /' "$WORK/stderr" >&2; fail "not exactly one warning line"; }
+	grep -q '^bmapcopy: wrote ' "$WORK/stderr" || fail "no summary after the warning"
+	assert_same "$img" "$dest" "the copy with --psplash-pipe $1"
+	echo "   $(head -n 1 "$WORK/stderr")"
+}
+printf 'not a pipe\n' >"$WORK/regular"
+regular_before=$(file_state "$WORK/regular")
+not_a_fifo "a regular file" "$WORK/regular"
+[ "$(file_state "$WORK/regular")" = "$regular_before" ] ||
+	fail "--psplash-pipe wrote into a regular file"
+ln -s regular "$WORK/link-to-regular"
+not_a_fifo "a symbolic link to a regular file" "$WORK/link-to-regular"
+[ "$(file_state "$WORK/regular")" = "$regular_before" ] ||
+	fail "--psplash-pipe wrote through a symbolic link"
+[ -L "$WORK/link-to-regular" ] || fail "the symbolic link was replaced"
+# Not even to a FIFO: a link someone planted is never followed.
+ln -s psplash.fifo "$WORK/link-to-fifo"
+start_reader
+not_a_fifo "a symbolic link to a FIFO with a reader" "$WORK/link-to-fifo"
+end_reader
+[ ! -s "$WORK/progress" ] ||
+	fail "--psplash-pipe wrote through a symbolic link to a FIFO"
+mkdir "$WORK/folder"
+not_a_fifo "a folder" "$WORK/folder"
+
+step "--psplash-pipe: a reader that comes after the copy started gets the progress"
+# As with bmaptool, the FIFO is tried again at each new percentage. The
+# image comes through a FIFO too, so the copy waits for the reader: half
+# of it, the warning that nobody reads the pipe, the reader, the rest.
+mkfifo "$WORK/source.fifo"
+rm -f "$dest"
+"$BMAPCOPY" --psplash-pipe "$fifo" --bmap "$bmap" "$WORK/source.fifo" "$dest" \
+	>"$WORK/stdout" 2>"$WORK/stderr" &
+copy_pid=$!
+exec 4>"$WORK/source.fifo"
+gz_size=$(stat -c %s "$WORK/image.gz")
+head -c $((gz_size / 2)) "$WORK/image.gz" >&4
+i=0
+until grep -q "psplash pipe .* has no reader" "$WORK/stderr"; do
+	[ "$i" -lt 200 ] || { exec 4>&-; fail "no warning about the reader"; }
+	sleep 0.1
+	i=$((i + 1))
+done
+# start_reader, but the reader must not hold the image's FIFO open.
+: >"$WORK/progress"
+timeout 60 cat "$fifo" >"$WORK/progress" 4>&- &
+READER_PID=$!
+exec 3>"$fifo"
+tail -c +$((gz_size / 2 + 1)) "$WORK/image.gz" >&4
+exec 4>&-
+wait_exit "$copy_pid" 60 || fail "the copy did not finish"
+wait "$copy_pid" || fail "the copy failed: $(cat "$WORK/stderr")"
+end_reader
+assert_same "$img" "$dest" "the copy whose progress reader came late"
+assert_progress
+echo "   $(tr '\n' ' ' <"$WORK/progress")"
+
 step "--psplash-pipe with no reader and -q: no warning"
 rm -f "$dest"
 expect_exit 0 timeout 60 "$BMAPCOPY" -q --psplash-pipe "$fifo" --bmap "$bmap" "$WORK/image.gz" "$dest"

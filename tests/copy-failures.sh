@@ -120,6 +120,24 @@ for fmt in gzip bzip2 xz zstd lz4; do
 	bad_streams "$fmt"
 done
 
+# Zero bytes after the data are padding (see copy-formats.sh); anything
+# else after them, or instead of them, is still refused.
+for fmt in gzip bzip2; do
+	for tail in "x" "zeros+x"; do
+		cp "$WORK/whole.$fmt" "$WORK/pack/garbage.$fmt"
+		case $tail in
+		zeros+*) head -c 4096 /dev/zero >>"$WORK/pack/garbage.$fmt" ;;
+		esac
+		printf x >>"$WORK/pack/garbage.$fmt"
+		fails "$fmt with $tail after it, by the bmap" \
+			--bmap "$bmap" "$WORK/pack/garbage.$fmt" "$dest"
+		assert_error_mentions "trailing garbage"
+		fails "$fmt with $tail after it, --nobmap" \
+			--nobmap "$WORK/pack/garbage.$fmt" "$dest"
+		assert_error_mentions "trailing garbage"
+	done
+done
+
 for where in "CRC32:8" "ISIZE:2"; do
 	step "gzip with a flipped byte in the trailer's ${where%:*}"
 	cp "$WORK/pack/image.gz" "$WORK/pack/trailer.gz"
@@ -196,6 +214,34 @@ fails_untouched "the golden 1.3 bmap with an edited comment (wrong BmapFileSHA1)
 assert_error_mentions "checksum\|sha1"
 printf '<bmap version="2.0"><ImageSize>oops' >"$WORK/malformed.bmap"
 fails_untouched "a malformed bmap" --bmap "$WORK/malformed.bmap" "$WORK/pack/image.gz" "$dest"
+# Self-consistent but for a size that does not fit in off_t (2^63 bytes):
+# nothing could be written to it; the gzip image cannot tell its size.
+cat >"$WORK/huge.bmap" <<'EOF'
+<?xml version="1.0" ?>
+<bmap version="1.2">
+    <ImageSize> 9223372036854775808 </ImageSize>
+    <BlockSize> 4096 </BlockSize>
+    <BlocksCount> 2251799813685248 </BlocksCount>
+    <MappedBlocksCount> 1 </MappedBlocksCount>
+    <BlockMap> <Range> 0 </Range> </BlockMap>
+</bmap>
+EOF
+fails_untouched "a bmap whose ImageSize is 2^63" \
+	--bmap "$WORK/huge.bmap" "$WORK/pack/image.gz" "$dest"
+assert_error_mentions "ImageSize" "too large"
+# Bytes not in the declared encoding: libxml2's own messages ("encoding
+# error", "I/O error", a "Bytes: ..." line) must not reach stderr.
+# shellcheck disable=SC2016 # an escape sequence, not an expansion
+printf '<?xml version="1.0" encoding="ISO-2022-JP"?>\n<bmap version="1.2"><ImageSize>\033$B\377\377</ImageSize></bmap>\n' \
+	>"$WORK/jis.bmap"
+fails_untouched "a bmap with bytes its ISO-2022-JP declaration refuses" \
+	--bmap "$WORK/jis.bmap" "$WORK/pack/image.gz" "$dest"
+assert_error_mentions "malformed XML" "input conversion failed"
+printf '<?xml version="1.0" encoding="UTF-8"?>\n<bmap version="1.2"><ImageSize>\377\376</ImageSize></bmap>\n' \
+	>"$WORK/utf8.bmap"
+fails_untouched "a bmap with bytes that are not UTF-8" \
+	--bmap "$WORK/utf8.bmap" "$WORK/pack/image.gz" "$dest"
+assert_error_mentions "malformed XML" "UTF-8"
 fails_untouched "a --bmap that does not exist" \
 	--bmap "$WORK/no-such.bmap" "$WORK/pack/image.gz" "$dest"
 assert_error_mentions "no-such.bmap"
@@ -248,6 +294,32 @@ fails "a nonexistent /dev path as DEST, by holes" "$img" "$nodev"
 [ ! -e "$nodev" ] || fail "bmapcopy created $nodev"
 
 fails "a folder as DEST" --bmap "$bmap" "$WORK/pack/image.gz" "$WORK/pack"
+
+# DEST is looked at once, on the descriptor that is written: replaced by
+# a FIFO just before bmapcopy opens it (tests/swap-open.c does that), a
+# regular file when it was first named must not make bmapcopy open the
+# FIFO as one and wait for a reader for ever.
+shim=$top_builddir/tests/swap-open.so
+[ -f "$shim" ] || fail "$shim is not built"
+for how in "by the bmap" "by holes"; do
+	rm -f "$WORK/raced.img"
+	echo "a regular file" >"$WORK/raced.img"
+	mkfifo "$WORK/swap.fifo"
+	case $how in
+	"by the bmap") args="--bmap $bmap $WORK/pack/image.gz" ;;
+	*) args=$img ;;
+	esac
+	step "DEST replaced by a FIFO before it is opened ($how)"
+	# shellcheck disable=SC2086 # split on purpose (no blanks in $WORK)
+	expect_exit 1 timeout 10 env LD_PRELOAD="$shim" \
+		SWAP_AT="$WORK/raced.img" SWAP_WITH="$WORK/swap.fifo" \
+		"$BMAPCOPY" $args "$WORK/raced.img"
+	assert_one_line_error "$P"
+	[ -p "$WORK/raced.img" ] || fail "the shim did not swap the FIFO in"
+	assert_error_mentions "not a block device or a regular file"
+	echo "   $(cat "$WORK/stderr")"
+done
+rm -f "$WORK/raced.img"
 fails "DEST in a folder that does not exist" \
 	--bmap "$bmap" "$WORK/pack/image.gz" "$WORK/no-such-dir/dest.img"
 [ ! -e "$WORK/no-such-dir" ] || fail "the missing folder was created"

@@ -115,6 +115,65 @@ expect_exit 0 "$BMAPCREATE" "$img"
 assert_same "$WORK/stdout" "$WORK/existing.bmap" "-o over an existing file"
 
 # ---------------------------------------------------------------------
+# -o writes a new file made exclusively beside FILE and renames it over
+# FILE: a symbolic link planted there is replaced, never followed; FILE
+# (or what a link there points to) that is not a regular file is refused.
+
+step "-o a symbolic link to a regular file: the link is replaced, its target untouched"
+echo "someone else's file" >"$WORK/victim"
+victim_before=$(file_state "$WORK/victim")
+ln -s victim "$WORK/planted.bmap"
+expect_exit 0 "$BMAPCREATE" -o "$WORK/planted.bmap" "$img"
+[ "$(file_state "$WORK/victim")" = "$victim_before" ] ||
+	fail "-o wrote through a symbolic link"
+[ ! -L "$WORK/planted.bmap" ] || fail "-o left the symbolic link in place"
+expect_exit 0 "$BMAPCREATE" "$img"
+assert_same "$WORK/stdout" "$WORK/planted.bmap" "-o over a symbolic link"
+
+step "-o a dangling symbolic link: replaced, nothing made where it points"
+ln -s nowhere "$WORK/dangling.bmap"
+expect_exit 0 "$BMAPCREATE" -o "$WORK/dangling.bmap" "$img"
+[ ! -e "$WORK/nowhere" ] || fail "-o created the dangling link's target"
+if [ ! -f "$WORK/dangling.bmap" ] || [ -L "$WORK/dangling.bmap" ]; then
+	fail "-o did not replace the dangling link"
+fi
+
+# refused_output WHAT FILE: exit 1 at once (nothing waits on a FIFO), one
+# error line naming FILE, nothing on stdout, no file left beside FILE.
+refused_output() {
+	step "-o $1: refused"
+	expect_exit 1 timeout 20 "$BMAPCREATE" -o "$2" "$img"
+	assert_one_line_error "$P"
+	assert_error_mentions "$(basename "$2")" "not a regular file"
+	[ ! -s "$WORK/stdout" ] || fail "-o $1: a refused run wrote to stdout"
+	leftovers=$(find "$WORK" -name "$(basename "$2").*")
+	[ -z "$leftovers" ] || fail "-o $1: files left behind: $leftovers"
+	echo "   $(cat "$WORK/stderr")"
+}
+mkfifo "$WORK/out.fifo"
+refused_output "a FIFO" "$WORK/out.fifo"
+ln -s out.fifo "$WORK/link-to-fifo.bmap"
+refused_output "a symbolic link to a FIFO" "$WORK/link-to-fifo.bmap"
+[ -L "$WORK/link-to-fifo.bmap" ] || fail "the refused link was replaced"
+mkdir "$WORK/out.dir"
+refused_output "a folder" "$WORK/out.dir"
+ln -s /dev/null "$WORK/link-to-null.bmap"
+refused_output "a symbolic link to a character device" "$WORK/link-to-null.bmap"
+if [ "$(id -u)" -eq 0 ] && command -v losetup >/dev/null &&
+   truncate -s 1M "$WORK/disk" && loop_dev=$(losetup -f --show "$WORK/disk" 2>/dev/null); then
+	on_cleanup "losetup -d '$loop_dev'"
+	printf 'the disk' | dd of="$loop_dev" conv=notrunc status=none
+	sync
+	disk_before=$(cksum <"$loop_dev")
+	ln -s "$loop_dev" "$WORK/link-to-disk.bmap"
+	refused_output "a symbolic link to a block device ($loop_dev)" "$WORK/link-to-disk.bmap"
+	[ "$(cksum <"$loop_dev")" = "$disk_before" ] ||
+		fail "-o wrote to the block device through a symbolic link"
+else
+	step "no loop device here: -o a symbolic link to a block device is not checked"
+fi
+
+# ---------------------------------------------------------------------
 step "an image with no holes: a 'no holes' warning, exit 0; -q silences it"
 make_sparse "$WORK/full.img" $((8 * bs)) "0:$((8 * bs))"
 expect_exit 0 "$BMAPCREATE" "$WORK/full.img"

@@ -151,6 +151,22 @@ int bz2_bits_wrap(struct bz2_bits *b, unsigned level, uint32_t crc,
 	return 0;
 }
 
+bool bz2_bits_zero(const struct bz2_bits *b, uint64_t from)
+{
+	uint64_t bit = 32 + from, end = 32 + b->nbits;
+
+	for (; bit < end && bit % 8 != 0; bit++)
+		if (get_bit(b->buf, bit))
+			return false;
+	for (; bit + 8 <= end; bit += 8)
+		if (b->buf[bit / 8])
+			return false;
+	for (; bit < end; bit++)
+		if (get_bit(b->buf, bit))
+			return false;
+	return true;
+}
+
 void bz2_bits_free(struct bz2_bits *b)
 {
 	free(b->buf);
@@ -415,6 +431,10 @@ static int end_cut(struct bz2_scan *s, struct bz2_bits *seg,
 		ret = bz2_bits_append(seg, s->buf, s->from - s->base * 8,
 				      end - s->from);
 	next->pos = err || oversize ? s->from : end;
+	if (oversize && end > s->from) {
+		s->rest = s->buf + (s->from / 8 - s->base);
+		s->restlen = (size_t)(s->base + s->len - s->from / 8);
+	}
 	s->from = next->pos;
 	s->eof = true;
 	s->len = s->next = 0;

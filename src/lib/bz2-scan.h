@@ -71,6 +71,9 @@ int bz2_bits_wrap(struct bz2_bits *b, unsigned level, uint32_t crc,
 		  size_t *len, size_t *boundary);
 /* Only write the header (room for it is always there once bits are). */
 void bz2_bits_header(struct bz2_bits *b, unsigned level);
+/* Whether the bits held from bit `from` (0: the first held) on are all
+ * zero. */
+bool bz2_bits_zero(const struct bz2_bits *b, uint64_t from);
 void bz2_bits_free(struct bz2_bits *b);
 
 /* Decoding a block wrapped as a stand-alone stream. */
@@ -113,6 +116,11 @@ struct bz2_scan {
 	struct bz2_cut hits[32];	/* cuts found, not yet handed out */
 	unsigned nhits, hitpos;
 	uint64_t bitmap[1024];	/* 16-bit values inside a magic */
+	/* After an END cut for `oversize`: the input bytes read but not
+	 * handed out, from the byte holding the cut on. The rest of the
+	 * input is not read. */
+	const unsigned char *rest;
+	size_t restlen;
 };
 
 /* Read the start of the input; *first describes it (a START cut). */

@@ -8,7 +8,8 @@
  * CRC, into a short queue of output chunks. The reader takes the items in
  * order: a block whose decode ended exactly at the next cut confirms that
  * cut; the stream trailers' combined CRCs are checked against the block
- * CRCs; what follows a stream must be the end or another stream.
+ * CRCs; what follows a stream must be the end or another stream, or zero
+ * bytes up to the end (padding to a block, which bzip2 takes too).
  *
  * A magic can occur by chance inside a block. Cut short there, the block
  * fails to decode, and before it produces any output (see bz2_attempt_step).
@@ -132,6 +133,22 @@ static int bz1_error(const struct bz1 *s, int ret, struct bmap_err *err)
 	return err_corrupt(err, "bad block or CRC mismatch", at * 8);
 }
 
+/* Zero bytes after the last stream, to the end of the input. */
+static int bz1_padding(struct bz1 *s, bool *end, struct bmap_err *err)
+{
+	int ret = src_input_rest_zero(s->in, s->strm.next_in,
+				      s->strm.avail_in);
+
+	s->strm.avail_in = 0;
+	if (ret == -EBADMSG)
+		return err_garbage(err);
+	if (ret < 0)
+		return err_read(err, ret);
+	s->eof = true;
+	*end = true;
+	return 0;
+}
+
 /* Between streams: the end of the input, or another stream. */
 static int bz1_between(struct bz1 *s, bool *end)
 {
@@ -153,6 +170,9 @@ static int bz1_step(struct bz1 *s, bool *end, struct bmap_err *err)
 	if (ret < 0)
 		return ret;
 	if (!s->live) {
+		if (s->streams > 0 && s->strm.avail_in > 0 &&
+		    s->strm.next_in[0] == 0)
+			return bz1_padding(s, end, err);
 		ret = bz1_between(s, end);
 		if (*end && s->streams == 0)
 			return err_truncated(err);
@@ -278,6 +298,7 @@ struct bz2 {
 	uint64_t expect;	/* bit offset where the next thing starts */
 	unsigned level;		/* of the current stream */
 	uint32_t combined;	/* CRC of the current stream so far */
+	bool padding;		/* past the last stream: zeros up to the end */
 	bool finished;
 	struct bz2_attempt local;	/* a block the reader decodes itself */
 	bool local_active;
@@ -631,6 +652,49 @@ static int on_start(struct bz2 *d, struct item *it, struct bmap_err *err)
 	return 0;
 }
 
+/*
+ * A zero byte after a stream: padding, if the rest of the input is zeros.
+ * The scanner hands that rest to this end-of-stream item's bits, up to
+ * the end of the input (the next item is then a plain END); a very long
+ * run ends its scan first (an oversize END), and the reader checks what
+ * follows itself (see on_padding_end).
+ */
+static int on_padding(struct bz2 *d, struct item *it, size_t q,
+		      struct bmap_err *err)
+{
+	if (!bz2_bits_zero(&it->seg, q * 8 - it->cut.pos % 8))
+		return err_garbage(err);
+	d->padding = true;
+	release(d, NULL, it);
+	return 0;
+}
+
+/* The item after padding: only the end of the input may come. */
+static int on_padding_end(struct bz2 *d, struct item *it,
+			  struct bmap_err *err)
+{
+	int ret = 0;
+
+	if (it->cut.kind != BZ2_CUT_END)
+		return err_garbage(err);
+	if (it->cut.err)
+		return on_end(it, err);
+	if (it->cut.oversize) {
+		/* The scanner has stopped for good: its input is ours. */
+		pthread_mutex_unlock(&d->lock);
+		ret = src_input_rest_zero(d->in, d->scan.rest,
+					  d->scan.restlen);
+		pthread_mutex_lock(&d->lock);
+	}
+	if (ret == -EBADMSG)
+		return err_garbage(err);
+	if (ret < 0)
+		return err_read(err, ret);
+	d->finished = true;
+	release(d, NULL, it);
+	return 0;
+}
+
 /* The end of a stream: its CRC, then the end or another stream. */
 static int on_eos(struct bz2 *d, struct item *it, struct bmap_err *err)
 {
@@ -647,6 +711,8 @@ static int on_eos(struct bz2 *d, struct item *it, struct bmap_err *err)
 		release(d, NULL, it);
 		return 0;
 	}
+	if (c->look[q] == 0)
+		return on_padding(d, it, q, err);
 	d->level = header_level(c->look + q, n);
 	if (!d->level && header_prefix(c->look + q, n))
 		return err_truncated(err);
@@ -948,6 +1014,8 @@ static ssize_t next_step(struct bz2 *d, void *buf, size_t len,
 
 	if (!it)
 		return err_nomem(err);
+	if (d->padding)
+		return on_padding_end(d, it, err);
 	if (it->cut.kind == BZ2_CUT_END)
 		return on_end(it, err);
 	if (it->cut.pos < d->expect) {

@@ -2,8 +2,9 @@
 /*
  * dec-gzip.c - gzip decoding with ISA-L's igzip. Every member's header is
  * parsed (FEXTRA, FNAME, FCOMMENT, FHCRC), its CRC-32 and ISIZE trailer
- * verified; concatenated members decode as one stream; anything after the
- * last member that is not another member is refused.
+ * verified; concatenated members decode as one stream. After the last
+ * member may come zero bytes (padding to a block, which gzip -t takes
+ * too) up to the end of the input; anything else is refused.
  */
 #include "config.h"
 
@@ -67,8 +68,30 @@ static int gz_truncated(struct bmap_err *err)
 	return bmap_seterr(err, EIO, "truncated gzip data");
 }
 
+static int gz_garbage(struct bmap_err *err)
+{
+	return bmap_seterr(err, EBADMSG, "trailing garbage after gzip data");
+}
+
+/* Zero bytes after the last member, to the end of the input. */
+static int gz_padding(struct gz *s, struct bmap_err *err)
+{
+	int ret = src_input_rest_zero(s->in, s->inf.next_in, s->inf.avail_in);
+
+	s->inf.avail_in = 0;
+	if (ret == -EBADMSG)
+		return gz_garbage(err);
+	if (ret < 0)
+		return bmap_seterr(err, -ret, "cannot read the image: %s",
+				   strerror(-ret));
+	s->eof = true;
+	s->phase = GZ_END;
+	return 0;
+}
+
 /* At the start of a member. After the first, the end of the input may
- * come instead, but nothing else than another gzip magic. */
+ * come instead, or zero bytes up to it, but nothing else than another
+ * gzip magic. */
 static int gz_next_member(struct gz *s, struct bmap_err *err)
 {
 	const uint8_t *p = s->inf.next_in;
@@ -79,10 +102,11 @@ static int gz_next_member(struct gz *s, struct bmap_err *err)
 		s->phase = GZ_END;
 		return 0;
 	}
+	if (s->members > 0 && p[0] == 0)
+		return gz_padding(s, err);
 	if (s->members > 0 && (p[0] != GZ_ID1 ||
 			       (s->inf.avail_in > 1 && p[1] != GZ_ID2)))
-		return bmap_seterr(err, EBADMSG,
-				   "trailing garbage after gzip data");
+		return gz_garbage(err);
 	isal_inflate_reset(&s->inf);
 	isal_gzip_header_init(&s->hdr);
 	s->hdr_started = true;
@@ -92,8 +116,7 @@ static int gz_next_member(struct gz *s, struct bmap_err *err)
 static int gz_header_error(const struct gz *s, int ret, struct bmap_err *err)
 {
 	if (ret == ISAL_INVALID_WRAPPER && s->members > 0)
-		return bmap_seterr(err, EBADMSG,
-				   "trailing garbage after gzip data");
+		return gz_garbage(err);
 	if (ret == ISAL_INVALID_WRAPPER)
 		return bmap_seterr(err, EBADMSG, "not gzip data");
 	if (ret == ISAL_UNSUPPORTED_METHOD)

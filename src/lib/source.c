@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,24 @@ ssize_t src_input_read(struct src_input *in, void *buf, size_t len)
 	}
 	in->consumed += (uint64_t)n;
 	return n;
+}
+
+static bool all_zero(const unsigned char *p, size_t n)
+{
+	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
+int src_input_rest_zero(struct src_input *in, const void *p, size_t n)
+{
+	unsigned char buf[16384];
+	ssize_t got;
+
+	if (!all_zero(p, n))
+		return -EBADMSG;
+	while ((got = src_input_read(in, buf, sizeof(buf))) > 0)
+		if (!all_zero(buf, (size_t)got))
+			return -EBADMSG;
+	return (int)got;
 }
 
 /* ------------------------------------------------------------------ */

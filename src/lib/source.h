@@ -35,6 +35,12 @@ struct src_input {
  * once *stop is set. */
 ssize_t src_input_read(struct src_input *in, void *buf, size_t len);
 
+/* Padding after a compressed stream's data: whether the n bytes at p
+ * (already taken from the input) and all the input still holds are zero
+ * bytes. 0 when they are (the input is then read to its end), -EBADMSG
+ * at the first byte that is not, -errno when reading fails. */
+int src_input_rest_zero(struct src_input *in, const void *p, size_t n);
+
 /*
  * A decoder turns the raw input into the image's bytes. Its read fills up
  * to len bytes (it may return fewer before the end); it returns 0 only at

@@ -171,30 +171,67 @@ static void tune_device(struct bmap_target *t, dev_t rdev,
 			    t->max_ratio.path, strerror(-ret));
 }
 
-static int open_device(struct bmap_target *t, const char *path,
+/* A descriptor's file status flags with `set` added and `clear` taken
+ * away. */
+static int set_flags(int fd, int set, int clear)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, (fl | set) & ~clear) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Another descriptor of path for writing, which must be the file st
+ * describes (path may have changed since it was opened): it, or -errno
+ * (-ESTALE when it is another file). */
+static int reopen_same(const char *path, int flags, const struct stat *st)
+{
+	struct stat st2;
+	int fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC | flags);
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st2) < 0 || st2.st_dev != st->st_dev ||
+	    st2.st_ino != st->st_ino || st2.st_rdev != st->st_rdev) {
+		close(fd);
+		return -ESTALE;
+	}
+	return fd;
+}
+
+static int changed(struct bmap_err *err)
+{
+	return bmap_seterr(err, ESTALE, "it changed while it was opened: "
+			   "refused");
+}
+
+/* fd: the device, opened exclusively (O_EXCL). */
+static int open_device(struct bmap_target *t, const char *path, int fd,
 		       const struct stat *st, struct bmap_err *warn,
 		       struct bmap_err *err)
 {
 	uint64_t size;
-	int lbs = 512;
+	int lbs = 512, ret;
 
 	t->is_dev = 1;
-	t->dfd = open(path, O_WRONLY | O_EXCL | O_DIRECT | O_CLOEXEC);
-	if (t->dfd < 0 && errno == EBUSY)
-		return bmap_seterr(err, EBUSY, "the device is in use (mounted, "
-				   "or open by another program): refused");
-	if (t->dfd < 0)
-		return bmap_seterr(err, errno, "cannot open: %s",
-				   strerror(errno));
+	t->dfd = fd;
+	ret = set_flags(t->dfd, O_DIRECT, O_NONBLOCK);
+	if (ret)
+		return bmap_seterr(err, -ret, "cannot open: %s",
+				   strerror(-ret));
 	/* The exclusive descriptor keeps others out; this one is for the
 	 * writes O_DIRECT cannot take. */
-	t->fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (t->fd < 0)
-		return bmap_seterr(err, errno, "cannot open: %s",
-				   strerror(errno));
+	ret = reopen_same(path, 0, st);
+	if (ret == -ESTALE)
+		return changed(err);
+	if (ret < 0)
+		return bmap_seterr(err, -ret, "cannot open: %s",
+				   strerror(-ret));
+	t->fd = ret;
 	if (ioctl(t->dfd, BLKGETSIZE64, &size) < 0)
-		return bmap_seterr(err, errno, "cannot tell the device's size: "
-				   "%s", strerror(errno));
+		return bmap_seterr(err, errno, "cannot tell the device's "
+				   "size: %s", strerror(errno));
 	if (t->image_size != BMAP_SIZE_UNKNOWN && size < t->image_size)
 		return bmap_seterr(err, ENOSPC, "the device is too small: %"
 				   PRIu64 " bytes, the image needs %" PRIu64,
@@ -205,22 +242,67 @@ static int open_device(struct bmap_target *t, const char *path,
 	return 0;
 }
 
-static int open_file(struct bmap_target *t, const char *path,
-		     struct bmap_err *err)
+/* fd: the regular file. */
+static int open_file(struct bmap_target *t, const char *path, int fd,
+		     const struct stat *st, struct bmap_err *err)
 {
-	t->fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
-	if (t->fd < 0)
-		return bmap_seterr(err, errno, "cannot open: %s",
-				   strerror(errno));
-	if (ftruncate(t->fd, 0) < 0 ||
+	t->fd = fd;
+	if (set_flags(t->fd, 0, O_NONBLOCK) < 0 || ftruncate(t->fd, 0) < 0 ||
 	    (t->image_size != BMAP_SIZE_UNKNOWN &&
 	     ftruncate(t->fd, (off_t)t->image_size) < 0))
 		return bmap_seterr(err, errno, "cannot size the file: %s",
 				   strerror(errno));
-	/* O_DIRECT where the file system has it (not tmpfs, say). */
-	t->dfd = open(path, O_WRONLY | O_DIRECT | O_CLOEXEC);
+	/* O_DIRECT where the file system has it (not tmpfs, say), on the
+	 * same file only: else the page cache does it all. */
+	t->dfd = reopen_same(path, O_DIRECT, st);
+	t->dfd = t->dfd < 0 ? -1 : t->dfd;
 	t->align = 4096;
 	return 0;
+}
+
+/* For a message only (a FIFO with no reader fails to open with ENXIO,
+ * as does a device node with no device). */
+static bool is_fifo(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISFIFO(st.st_mode);
+}
+
+/*
+ * Open path without looking at it first: what is opened is what is
+ * checked (fstat) and written, whatever path names by then. O_NONBLOCK
+ * keeps a FIFO from waiting for a reader (it fails with ENXIO instead)
+ * and is taken off again; O_EXCL without O_CREAT opens a block device
+ * exclusively (a mounted or busy one is refused) and means nothing for
+ * other files. A path that does not exist is made a regular file, but
+ * never in /dev. *excl says whether O_EXCL was in effect.
+ */
+static int open_dest(const char *path, bool *excl, struct bmap_err *err)
+{
+	int fd;
+
+	*excl = true;
+	fd = open(path, O_WRONLY | O_EXCL | O_NONBLOCK | O_NOCTTY |
+		  O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		if (!strncmp(path, "/dev/", 5))
+			return bmap_seterr(err, ENOENT, "no such device (a "
+					   "regular file is never made in "
+					   "/dev)");
+		*excl = false;
+		fd = open(path, O_WRONLY | O_CREAT | O_NONBLOCK | O_NOCTTY |
+			  O_CLOEXEC, 0666);
+	}
+	if (fd >= 0)
+		return fd;
+	if (errno == EBUSY)
+		return bmap_seterr(err, EBUSY, "the device is in use (mounted, "
+				   "or open by another program): refused");
+	if (errno == EISDIR || (errno == ENXIO && is_fifo(path)))
+		return bmap_seterr(err, EINVAL, "not a block device or a "
+				   "regular file");
+	return bmap_seterr(err, errno, "cannot open: %s", strerror(errno));
 }
 
 int bmap_target_open(struct bmap_target **out, const char *path,
@@ -229,7 +311,8 @@ int bmap_target_open(struct bmap_target **out, const char *path,
 {
 	struct bmap_target *t = calloc(1, sizeof(*t));
 	struct stat st;
-	int ret;
+	bool excl;
+	int fd, ret;
 
 	warn->msg[0] = '\0';
 	if (!t)
@@ -237,26 +320,26 @@ int bmap_target_open(struct bmap_target **out, const char *path,
 	t->fd = t->dfd = -1;
 	t->align = 512;
 	t->image_size = image_size;
-	if (stat(path, &st) < 0) {
-		if (errno != ENOENT) {
-			ret = bmap_seterr(err, errno, "%s", strerror(errno));
-			goto fail;
-		}
-		if (!strncmp(path, "/dev/", 5)) {
-			ret = bmap_seterr(err, ENOENT, "no such device (a "
-					  "regular file is never made in "
-					  "/dev)");
-			goto fail;
-		}
-		st.st_mode = S_IFREG;
+	fd = open_dest(path, &excl, err);
+	if (fd < 0) {
+		ret = fd;
+		goto fail;
 	}
-	if (S_ISBLK(st.st_mode))
-		ret = open_device(t, path, &st, warn, err);
-	else if (S_ISREG(st.st_mode))
-		ret = open_file(t, path, err);
-	else
-		ret = bmap_seterr(err, EINVAL, "not a block device or a "
+	if (fstat(fd, &st) < 0) {
+		ret = bmap_seterr(err, errno, "%s", strerror(errno));
+		close(fd);
+		goto fail;
+	}
+	if (S_ISBLK(st.st_mode) && excl) {
+		ret = open_device(t, path, fd, &st, warn, err);
+	} else if (S_ISREG(st.st_mode)) {
+		ret = open_file(t, path, fd, &st, err);
+	} else {
+		ret = S_ISBLK(st.st_mode) ? changed(err) :
+		      bmap_seterr(err, EINVAL, "not a block device or a "
 				  "regular file");
+		close(fd);
+	}
 	if (ret)
 		goto fail;
 	*out = t;

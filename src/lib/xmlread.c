@@ -4,7 +4,9 @@
  *
  * libxml2 runs with network access off, no DTD loading and no entity
  * substitution; a document with a DOCTYPE is refused before parsing, so no
- * entity can be declared at all.
+ * entity can be declared at all. libxml2 never prints: its messages are
+ * caught while it parses (see quiet_parse) and the first that matters
+ * becomes the one-line error.
  */
 #include "config.h"
 
@@ -20,6 +22,7 @@
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
+#include <libxml/xmlerror.h>
 
 #include "bmap.h"
 #include "error.h"
@@ -138,6 +141,10 @@ struct reader {
 	bool sha1_style;	/* versions 1.0 - 1.3 */
 	const char *file_sum_tag;	/* NULL when the version has none */
 	struct fields f;
+	/* The first input decoding (character set) or I/O error libxml2
+	 * reported while parsing, or "": it names the cause better than
+	 * the parse error that follows it. */
+	char input_error[200];
 };
 
 static int check_version(struct reader *rd, xmlNodePtr root)
@@ -268,6 +275,17 @@ static int geometry(struct reader *rd)
 	    (ret = number(rd, rd->f.block_size, &bs)) ||
 	    (ret = number(rd, rd->f.blocks_count, &count)))
 		return ret;
+	/*
+	 * The image is read, written and shown as a file: its size and every
+	 * offset in it are off_t. Ranges must lie below blocks_count, so a
+	 * range's first byte is below image_size and its length is cut at
+	 * image_size: with image_size within off_t, so is every offset and
+	 * every offset plus length the ranges give.
+	 */
+	if (size > (uint64_t)INT64_MAX)
+		return bmap_seterr(rd->err, EFBIG, "<ImageSize> %" PRIu64 " is "
+				   "too large (at most %" PRId64 " bytes)",
+				   size, INT64_MAX);
 	ret = bmap_set_geometry(rd->map, size, bs, rd->err);
 	if (ret)
 		return ret;
@@ -442,18 +460,84 @@ static int file_checksum(struct reader *rd)
 	return 0;
 }
 
+/* A libxml2 message as one line: white space runs (newlines among them)
+ * become one space, none at either end. */
+static void one_line(char *out, size_t size, const char *msg)
+{
+	size_t n = 0;
+	bool space = false;
+
+	for (; *msg && n + 1 < size; msg++) {
+		if (bmap_xml_space(*msg)) {
+			space = n > 0;
+			continue;
+		}
+		if (space && n + 2 < size)
+			out[n++] = ' ';
+		space = false;
+		out[n++] = *msg;
+	}
+	out[n] = '\0';
+}
+
+/*
+ * Where libxml2's messages go while it parses. Errors found by the parser
+ * are kept in its context as well (xmlCtxtGetLastError); errors of the
+ * input's character conversion and I/O are raised without a context, so
+ * only here can they be caught, and kept from being printed.
+ */
+static void on_xml_error(void *ctx, xmlErrorPtr e)
+{
+	struct reader *rd = ctx;
+
+	if (!e || !e->message || rd->input_error[0])
+		return;
+	if (e->domain == XML_FROM_I18N || e->domain == XML_FROM_IO)
+		one_line(rd->input_error, sizeof(rd->input_error), e->message);
+}
+
+/* libxml2's unstructured messages: none is printed. */
+static void on_xml_generic(void *ctx, const char *fmt, ...)
+{
+	(void)ctx;
+	(void)fmt;
+}
+
+/*
+ * Parse buf with libxml2 silent. libxml2 2.9 (Debian 12) has no error
+ * handler of a parser context for the errors raised without one (the
+ * character conversion's "encoding error", "I/O error"), only its
+ * per-thread handlers: they are set for this call alone and put back
+ * after it, so neither another thread nor whoever called us sees a
+ * change.
+ */
+static xmlDocPtr quiet_parse(struct reader *rd, xmlParserCtxtPtr ctxt)
+{
+	xmlStructuredErrorFunc old_structured = xmlStructuredError;
+	void *old_structured_ctx = xmlStructuredErrorContext;
+	xmlGenericErrorFunc old_generic = xmlGenericError;
+	void *old_generic_ctx = xmlGenericErrorContext;
+	xmlDocPtr doc;
+
+	xmlSetStructuredErrorFunc(rd, on_xml_error);
+	xmlSetGenericErrorFunc(rd, on_xml_generic);
+	doc = xmlCtxtReadMemory(ctxt, rd->buf, (int)rd->len, "bmap", NULL,
+				XML_PARSE_NONET | XML_PARSE_NOERROR |
+				XML_PARSE_NOWARNING);
+	xmlSetGenericErrorFunc(old_generic_ctx, old_generic);
+	xmlSetStructuredErrorFunc(old_structured_ctx, old_structured);
+	return doc;
+}
+
 static int parse_error(struct reader *rd, xmlParserCtxtPtr ctxt)
 {
 	const xmlError *e = xmlCtxtGetLastError(ctxt);
 	char msg[256] = "unknown error";
-	size_t n;
 
-	if (e && e->message) {
-		snprintf(msg, sizeof(msg), "%s", e->message);
-		n = strlen(msg);
-		while (n && bmap_xml_space(msg[n - 1]))
-			msg[--n] = '\0';
-	}
+	if (rd->input_error[0])
+		snprintf(msg, sizeof(msg), "%s", rd->input_error);
+	else if (e && e->message)
+		one_line(msg, sizeof(msg), e->message);
 	return bmap_seterr(rd->err, EINVAL, "malformed XML (line %d): %s",
 			   e ? e->line : 0, msg);
 }
@@ -477,9 +561,7 @@ int bmap_read_memory(struct bmap *map, const char *buf, size_t len,
 	ctxt = xmlNewParserCtxt();
 	if (!ctxt)
 		return bmap_seterr(err, ENOMEM, "out of memory");
-	doc = xmlCtxtReadMemory(ctxt, buf, (int)len, "bmap", NULL,
-				XML_PARSE_NONET | XML_PARSE_NOERROR |
-				XML_PARSE_NOWARNING);
+	doc = quiet_parse(&rd, ctxt);
 	if (!doc) {
 		ret = parse_error(&rd, ctxt);
 		goto out;
