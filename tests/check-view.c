@@ -242,6 +242,97 @@ START_TEST(test_raw_name_too_long)
 }
 END_TEST
 
+
+/*
+ * What is served after a check is what the check saw. A 8 MiB image, two
+ * ranges: [0, 5 MiB - 8 KiB) and [6 MiB + 4 KiB, 8 MiB), in a 4 MiB cache:
+ * checking the first range pushes its first chunks out, so later reads of
+ * them decode again, from the file. A byte changed in the hole beside a
+ * range (inside one of its chunks) changes nothing served; a byte changed
+ * inside a range after its check fails that read (-EBADMSG, once; -EIO
+ * after) and never returns the new byte; the other range still reads.
+ */
+#define BIG (8u << 20)
+#define BIG_R1_END ((5u << 20) - 2 * BS)
+#define BIG_R2 ((6u << 20) + BS)
+
+START_TEST(test_changed_after_check)
+{
+	static unsigned char image[BIG], buf[1u << 20];
+	struct bmap_ra_opts opts = { .threads = 1, .cache_size = 4u << 20 };
+	struct cu_piece pieces[2] = { { 0, BIG_R1_END },
+				      { BIG_R2, BIG - BIG_R2 } };
+	unsigned char sum[BMAP_DIGEST_MAX], evil = 0;
+	struct bmap_view *view;
+	struct bmap_ra *ra;
+	struct bmap_err err;
+	struct bmap map;
+	char path[512];
+	uint64_t o;
+	size_t i;
+	int fd;
+
+	memset(image, 0, sizeof(image));
+	for (i = 0; i < 2; i++)
+		for (o = pieces[i].off; o < pieces[i].off + pieces[i].len; o++)
+			image[o] = cu_pattern(o);
+	bmap_init(&map);
+	ck_assert_int_eq(bmap_set_geometry(&map, BIG, BS, &err), 0);
+	ck_assert_int_eq(bmap_set_checksum_type(&map, "sha1", &err), 0);
+	for (i = 0; i < 2; i++) {
+		cu_digest("sha1", image + pieces[i].off, pieces[i].len, sum);
+		ck_assert_int_eq(bmap_add_range(&map, pieces[i].off / BS,
+			(pieces[i].off + pieces[i].len) / BS - 1, sum, &err), 0);
+	}
+	fd = cu_make_sparse("changed.img", BIG, pieces, 2, image);
+	cu_scratch_path(path, sizeof(path), "changed.img");
+	ck_assert_int_eq(bmap_ra_open(&ra, path, &opts, &err), 0);
+	ck_assert_int_eq(bmap_view_open(&view, ra, &map, true, &err), 0);
+
+	/* The check reads the whole range; the first chunks leave. */
+	ck_assert_int_eq(bmap_view_read(view, buf, 100, 4u << 20, &err), 100);
+	ck_assert(!memcmp(buf, image + (4u << 20), 100));
+	/* Decoded again from the unchanged file: hashed again, served. */
+	ck_assert_int_eq(bmap_view_read(view, buf, sizeof(buf), 0, &err),
+			 (ssize_t)sizeof(buf));
+	ck_assert(!memcmp(buf, image, sizeof(buf)));
+
+	/* A byte of the hole after range 1, in its last chunk. */
+	ck_assert_int_eq(pwrite(fd, "X", 1, BIG_R1_END + 10), 1);
+	ck_assert_int_eq(bmap_view_read(view, buf, 1u << 20, 3u << 20, &err),
+			 1u << 20);	/* push chunk 4 out */
+	ck_assert_int_eq(bmap_view_read(view, buf, 3 * BS, BIG_R1_END - BS,
+					&err), 3 * BS);
+	ck_assert(!memcmp(buf, image + BIG_R1_END - BS, BS));
+	ck_assert_int_eq(buf[BS] | buf[2 * BS + 10], 0);
+
+	/* A byte inside range 1, in chunk 1, after its check. */
+	ck_assert_int_eq(bmap_view_read(view, buf, 1u << 20, 3u << 20, &err),
+			 1u << 20);
+	ck_assert_int_eq(bmap_view_read(view, buf, 1u << 20, 2u << 20, &err),
+			 1u << 20);
+	ck_assert_int_eq(pwrite(fd, &evil, 1, (1u << 20) + 77), 1);
+	ck_assert_int_eq(bmap_view_read(view, buf, 1u << 20, 4u << 20, &err),
+			 1u << 20);	/* chunks 1-4 cycle out */
+	ck_assert_int_eq(bmap_view_read(view, buf, 1u << 20, 0, &err),
+			 1u << 20);
+	ck_assert_int_eq(bmap_view_read(view, buf, 100, (1u << 20) + 50,
+					&err), -EBADMSG);
+	ck_assert_ptr_nonnull(strstr(err.msg, "not those its check saw"));
+	ck_assert_int_eq(bmap_view_read(view, buf, 100, (1u << 20) + 50,
+					&err), -EIO);
+	ck_assert_int_eq(bmap_view_read(view, buf, 100, 0, &err), -EIO);
+	/* The other range is untouched. */
+	ck_assert_int_eq(bmap_view_read(view, buf, 100, BIG_R2, &err), 100);
+	ck_assert(!memcmp(buf, image + BIG_R2, 100));
+
+	bmap_view_close(view);
+	bmap_ra_close(ra);
+	bmap_free(&map);
+	close(fd);
+}
+END_TEST
+
 Suite *view_suite(void)
 {
 	Suite *s = suite_create("view");
@@ -253,6 +344,7 @@ Suite *view_suite(void)
 	tcase_add_test(tc, test_noverify);
 	tcase_add_test(tc, test_seek);
 	tcase_add_test(tc, test_no_data_after);
+	tcase_add_test(tc, test_changed_after_check);
 	tcase_add_loop_test(tc, test_raw_name, 0,
 			    sizeof(names) / sizeof(names[0]));
 	tcase_add_test(tc, test_raw_name_too_long);
