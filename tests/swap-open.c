@@ -37,28 +37,20 @@ static int shim(const char *name, const char *path, int flags, int mode)
 	return real(path, flags, mode);
 }
 
-int open(const char *path, int flags, ...)
-{
-	va_list ap;
-	int mode = 0;
-
-	if (flags & (O_CREAT | O_TMPFILE)) {
-		va_start(ap, flags);
-		mode = va_arg(ap, int);
-		va_end(ap);
+/* open and open64: the mode is there only when a file may be made. */
+#define OPEN_SHIM(name)							\
+	int name(const char *path, int flags, ...)			\
+	{								\
+		va_list ap;						\
+		int mode = 0;						\
+									\
+		if (flags & (O_CREAT | O_TMPFILE)) {			\
+			va_start(ap, flags);				\
+			mode = va_arg(ap, int);				\
+			va_end(ap);					\
+		}							\
+		return shim(#name, path, flags, mode);			\
 	}
-	return shim("open", path, flags, mode);
-}
 
-int open64(const char *path, int flags, ...)
-{
-	va_list ap;
-	int mode = 0;
-
-	if (flags & (O_CREAT | O_TMPFILE)) {
-		va_start(ap, flags);
-		mode = va_arg(ap, int);
-		va_end(ap);
-	}
-	return shim("open64", path, flags, mode);
-}
+OPEN_SHIM(open)
+OPEN_SHIM(open64)
