@@ -804,6 +804,37 @@ START_TEST(test_malformed)
 }
 END_TEST
 
+/* A document whose bytes do not convert from its declared encoding: the
+ * read fails with one line, and libxml2 prints nothing on its own
+ * (found by tests/fuzz/fuzz-bmap: the library never prints). */
+START_TEST(test_bad_encoding_quiet)
+{
+	static const char doc[] =
+		"<?xml version=\"1.0\" encoding=\"UTF-32\"?><bmap/>";
+	char path[] = "/tmp/check-xmlread-stderr.XXXXXX";
+	struct bmap map;
+	struct bmap_err err = { "" };
+	struct stat st;
+	int fd = mkstemp(path), saved = dup(2), ret;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_ge(saved, 0);
+	unlink(path);
+	fflush(stderr);
+	ck_assert_int_ge(dup2(fd, 2), 0);
+	bmap_init(&map);
+	ret = bmap_read_memory(&map, doc, sizeof(doc) - 1, &err);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	ck_assert_int_eq(ret, -EINVAL);
+	ck_assert_ptr_null(strchr(err.msg, '\n'));
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	ck_assert_int_eq(st.st_size, 0);
+	close(fd);
+}
+END_TEST
+
 START_TEST(test_wrong_root)
 {
 	char *doc = mutate(V12, "<bmap version", "<map version", NULL);
@@ -1071,6 +1102,7 @@ Suite *xmlread_suite(void)
 	tcase_add_test(hostile, test_doctype_utf16);
 	tcase_add_test(hostile, test_malformed);
 	tcase_add_test(hostile, test_wrong_root);
+	tcase_add_test(hostile, test_bad_encoding_quiet);
 	suite_add_tcase(s, hostile);
 
 	tcase_add_test(file, test_read_file);

@@ -458,6 +458,31 @@ static int parse_error(struct reader *rd, xmlParserCtxtPtr ctxt)
 			   e ? e->line : 0, msg);
 }
 
+/* libxml2 reports some errors (a failed encoding conversion) through its
+ * generic handler, which prints to stderr, whatever the parser options:
+ * while parsing, this thread's handler drops them (the parse fails and
+ * says why anyway). */
+static void xml_quiet(void *ctx, const char *msg, ...)
+{
+	(void)ctx;
+	(void)msg;
+}
+
+static xmlDocPtr read_quietly(xmlParserCtxtPtr ctxt, const char *buf,
+			      size_t len)
+{
+	xmlGenericErrorFunc old = xmlGenericError;
+	void *old_ctx = xmlGenericErrorContext;
+	xmlDocPtr doc;
+
+	xmlSetGenericErrorFunc(NULL, xml_quiet);
+	doc = xmlCtxtReadMemory(ctxt, buf, (int)len, "bmap", NULL,
+				XML_PARSE_NONET | XML_PARSE_NOERROR |
+				XML_PARSE_NOWARNING);
+	xmlSetGenericErrorFunc(old_ctx, old);
+	return doc;
+}
+
 int bmap_read_memory(struct bmap *map, const char *buf, size_t len,
 		     struct bmap_err *err)
 {
@@ -477,9 +502,7 @@ int bmap_read_memory(struct bmap *map, const char *buf, size_t len,
 	ctxt = xmlNewParserCtxt();
 	if (!ctxt)
 		return bmap_seterr(err, ENOMEM, "out of memory");
-	doc = xmlCtxtReadMemory(ctxt, buf, (int)len, "bmap", NULL,
-				XML_PARSE_NONET | XML_PARSE_NOERROR |
-				XML_PARSE_NOWARNING);
+	doc = read_quietly(ctxt, buf, len);
 	if (!doc) {
 		ret = parse_error(&rd, ctxt);
 		goto out;
