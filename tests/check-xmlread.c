@@ -898,11 +898,15 @@ START_TEST(test_bad_encoding_quiet)
 	static const char unknown[] =
 		"<?xml version=\"1.0\" encoding=\"no-such-encoding\"?>\n"
 		"<bmap version=\"1.2\"/>\n";
+	/* Found by tests/fuzz/fuzz-bmap: bytes that do not convert. */
+	static const char utf32[] =
+		"<?xml version=\"1.0\" encoding=\"UTF-32\"?><bmap/>";
 
 	read_fails_quietly(jis, strlen(jis), "malformed XML");
 	read_fails_quietly(utf8, strlen(utf8), "malformed XML (line 2)");
 	read_fails_quietly(latin, strlen(latin), "malformed XML (line 2)");
 	read_fails_quietly(unknown, strlen(unknown), "malformed XML");
+	read_fails_quietly(utf32, strlen(utf32), "malformed XML");
 }
 END_TEST
 
