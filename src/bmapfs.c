@@ -404,6 +404,18 @@ static char *absolute_dir(const char *dir)
 	return abs;
 }
 
+/* Every range of map has a checksum: with verification on, every byte
+ * bmapfs returns is checked. */
+static bool all_checked(const struct bmap *map)
+{
+	size_t i;
+
+	for (i = 0; i < map->nranges; i++)
+		if (!map->ranges[i].has_digest)
+			return false;
+	return map->digest_len > 0;
+}
+
 /* Open the bmap, the image and the view; all errors are printed. */
 static int open_image(struct fs *fs, const struct options *o)
 {
@@ -432,6 +444,7 @@ static int open_image(struct fs *fs, const struct options *o)
 		return -1;
 	}
 	fs->ra_opts.image_size = fs->map.image_size;
+	fs->ra_opts.verified = fs->verify && all_checked(&fs->map);
 	if (bmap_ra_open(&fs->ra, fs->image, &fs->ra_opts, &err) < 0) {
 		tool_error("%s", err.msg);
 		return -1;

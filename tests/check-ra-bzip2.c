@@ -222,54 +222,23 @@ START_TEST(test_reads)
 }
 END_TEST
 
-/* Read [off, off + len) through the engine, told the image size `told`
- * as bmapfs tells it from the bmap, and compare (past the data: zeros or
- * nothing, never other bytes). */
-static void engine_check(struct bmap_ra *ra, uint64_t off, size_t len)
+/* With the size given, late offsets come from the end: a cursor near the
+ * end starts close to it, and the data are right. */
+START_TEST(test_from_end)
 {
-	static unsigned char buf[1 << 17];
-	struct bmap_err err = { "" };
-	size_t want = off >= IMG_SIZE ? 0 :
-		      IMG_SIZE - off < len ? (size_t)(IMG_SIZE - off) : len;
-	ssize_t n;
+	struct t t;
 
-	ck_assert_uint_le(len, sizeof(buf));
-	n = bmap_ra_pread(ra, buf, len, off, &err);
-	ck_assert_msg(n >= (ssize_t)want, "at %llu: %zd, want %zu (%s)",
-		      (unsigned long long)off, n, want, n < 0 ? err.msg : "");
-	ck_assert_msg(!memcmp(buf, img + off, want), "wrong bytes at %llu",
-		      (unsigned long long)off);
-}
-
-/* The engine tells bzip2 the bmap's image size. Right, 4 MiB too large
- * (a bmap whose last 4 MiB are a hole the file does not hold) or too
- * small: every read is right, the far end read first, from one stream
- * and from two, with one thread and two. */
-START_TEST(test_size_told)
-{
-	static const char *const names[] = { "one.bz2", "multi.bz2" };
-	static const uint64_t told[] = {
-		IMG_SIZE, IMG_SIZE + (4u << 20), IMG_SIZE - 100000,
-	};
-	struct bmap_ra_opts opts = { .index_dir = NULL };
-	struct bmap_err err = { "" };
-	struct bmap_ra *ra;
-	char path[256];
-	size_t i, k, o;
-
-	for (k = 0; k < 2 * sizeof(told) / sizeof(told[0]); k++) {
-		i = k % 2;
-		opts.threads = 1 + (unsigned)i;
-		opts.image_size = told[k / 2];
-		cu_scratch_path(path, sizeof(path), names[i]);
-		ck_assert_msg(bmap_ra_open(&ra, path, &opts, &err) == 0, "%s",
-			      err.msg);
-		engine_check(ra, IMG_SIZE - 70000, 70000);
-		engine_check(ra, 7000001, 5000);
-		for (o = sizeof(offsets) / sizeof(offsets[0]); o-- > 0;)
-			engine_check(ra, offsets[o], 70000);
-		bmap_ra_close(ra);
-	}
+	ck_assert_int_eq(t_open(&t, "one.bz2", 1), 0);
+	ra_bzip2_ops.hint_size(t.fmt, IMG_SIZE);
+	check_at(&t, IMG_SIZE - 10, 100);
+	ck_assert_uint_gt(ra_bzip2_ops.point(t.fmt, IMG_SIZE - 10), 7000000);
+	check_at(&t, 7000001, 5000);
+	check_all(&t);
+	t_close(&t);
+	ck_assert_int_eq(t_open(&t, "multi.bz2", 2), 0);
+	ra_bzip2_ops.hint_size(t.fmt, IMG_SIZE);
+	check_all(&t);
+	t_close(&t);
 }
 END_TEST
 
@@ -330,7 +299,7 @@ static void *reader(void *arg)
 	return NULL;
 }
 
-/* Cursors opened on several threads at once, all over. */
+/* Cursors opened on several threads at once, from both ends. */
 START_TEST(test_threads)
 {
 	pthread_t tid[3];
@@ -338,6 +307,7 @@ START_TEST(test_threads)
 	int k;
 
 	ck_assert_int_eq(t_open(&t, "multi.bz2", 2), 0);
+	ra_bzip2_ops.hint_size(t.fmt, IMG_SIZE);
 	for (k = 0; k < 3; k++)
 		ck_assert_int_eq(pthread_create(&tid[k], NULL, reader, &t), 0);
 	for (k = 0; k < 3; k++)
@@ -418,6 +388,38 @@ START_TEST(test_drop_point)
 }
 END_TEST
 
+/* Told a size 4 MiB larger than the data (a bmap may rightly say so: a
+ * hole at the end), bzip2 places blocks from the end wrongly; the first
+ * such point dropped (it failed a check) takes every block placed from
+ * the end with it, for good: the bytes are right from then on, placed
+ * from the start. */
+START_TEST(test_wrong_size_dropped)
+{
+	uint64_t off = IMG_SIZE - 1000, p;
+	struct bmap_err err;
+	uint64_t start;
+	struct t t;
+	void *cur;
+
+	ck_assert_int_eq(t_open(&t, "one.bz2", 2), 0);
+	ra_bzip2_ops.hint_size(t.fmt, IMG_SIZE + (4u << 20));
+	/* A cursor there: the blocks are found, and placed. */
+	ck_assert_int_eq(ra_bzip2_ops.cursor_open(t.fmt, off + (4u << 20),
+						  &cur, &start, &err), 0);
+	ra_bzip2_ops.cursor_close(cur);
+	p = ra_bzip2_ops.point(t.fmt, off + (4u << 20));
+	ck_assert_uint_eq(p, start);
+	ck_assert_uint_gt(p, IMG_SIZE / 2);	/* placed from the end */
+	ra_bzip2_ops.drop_point(t.fmt, p);
+	ck_assert_uint_lt(ra_bzip2_ops.point(t.fmt, off), IMG_SIZE / 2);
+	ck_assert_uint_eq(ra_bzip2_ops.point(t.fmt, off + (4u << 20)),
+			  ra_bzip2_ops.point(t.fmt, off));
+	check_at(&t, off, 1000);
+	check_all(&t);
+	t_close(&t);
+}
+END_TEST
+
 /* Read everything from off: 0, or a negative errno. */
 static int read_all(struct t *t, uint64_t off, struct bmap_err *err)
 {
@@ -445,12 +447,13 @@ START_TEST(test_broken)
 	int fd;
 	uint64_t at;
 
-	/* truncated: an error at the end, from 0 or further on */
+	/* truncated: an error at the end, from the front or the back */
 	ck_assert_int_eq(t_open(&t, "trunc.bz2", 2), 0);
 	ck_assert_int_eq(read_all(&t, 0, &err), -EIO);
 	ck_assert_int_lt(read_all(&t, 5000000, &err), 0);
 	t_close(&t);
 	ck_assert_int_eq(t_open(&t, "trunc.bz2", 1), 0);
+	ra_bzip2_ops.hint_size(t.fmt, IMG_SIZE);
 	ck_assert_int_lt(read_all(&t, 8000000, &err), 0);
 	t_close(&t);
 
@@ -594,13 +597,14 @@ Suite *ra_bzip2_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_not_bzip2);
 	tcase_add_test(tc, test_reads);
-	tcase_add_test(tc, test_size_told);
+	tcase_add_test(tc, test_from_end);
 	tcase_add_test(tc, test_multistream);
 	tcase_add_test(tc, test_interleaved);
 	tcase_add_test(tc, test_threads);
 	tcase_add_test(tc, test_save_load);
 	tcase_add_test(tc, test_broken);
 	tcase_add_test(tc, test_drop_point);
+	tcase_add_test(tc, test_wrong_size_dropped);
 	tcase_add_test(tc, test_ahead_whole);
 	tcase_add_test(tc, test_ahead_corrupt);
 	tcase_add_test(tc, test_ahead_close);

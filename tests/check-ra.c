@@ -81,13 +81,14 @@ static const struct {
 };
 
 /* hint: tell the engine the image's size, as bmapfs does from the bmap
- * (no format places seek points from it). */
+ * (bzip2 then places blocks from the end too). */
 static struct bmap_ra *open_kind(int i, uint64_t cache, const char *index,
 				 bool hint)
 {
 	struct bmap_ra_opts opts = {
 		.cache_size = cache, .threads = 2, .index_dir = index,
 		.image_size = hint ? SIZE : 0,
+		.verified = hint,
 	};
 	struct bmap_ra *ra;
 	struct bmap_err err;

@@ -326,10 +326,15 @@ struct bmap_ra_opts {
 	 * points fit the image. */
 	const char *index_dir;
 	unsigned threads;	/* a decoder may use this many (>= 1) */
-	/* The image's size when known (a bmap's ImageSize), else 0. No
-	 * seek point is placed by it: a bmap may give more than the data
-	 * (a hole at the end). */
+	/* The image's size when known (a bmap's ImageSize), else 0. */
 	uint64_t image_size;
+	/* The caller checks every byte it reads against a checksum (a
+	 * verified bmap_view): then some formats place seek points by
+	 * image_size (bzip2 blocks counted from the end: a first read near
+	 * the end costs a few blocks, not a pass over all before it). A
+	 * bmap may rightly give more than the file holds; such points fail
+	 * their checks and are dropped, at the cost of a decode. */
+	bool verified;
 };
 
 int bmap_ra_open(struct bmap_ra **ra, const char *path,

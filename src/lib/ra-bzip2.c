@@ -9,9 +9,11 @@
  *    end-of-stream magics (bz2_find_magics, on `threads` threads): a table
  *    of candidate cuts, 32 bytes each. Magics may also occur by chance
  *    inside a block; decoding tells them (they are then dropped).
- *  - The output offsets are known for a front run of the table (from 0).
- *    A cursor_open beyond it extends it: batches of blocks decoded on
- *    `threads` threads just for their lengths.
+ *  - The output offsets are known for a front run of the table (from 0)
+ *    and, when the engine gives the image size (hint_size), for a
+ *    back run (from the end). A cursor_open beyond both extends the cheaper
+ *    one: batches of blocks decoded on `threads` threads just for their
+ *    lengths, the side that has cost less so far going next.
  *  - Disk images hold many identical blocks (runs of zeros): a block's
  *    length is remembered by its exact bits, so each costs one decode, and
  *    a cursor passes an all-zero block without decoding it.
@@ -24,14 +26,10 @@
  *    (ra-bzip2-ahead.c): the cursor takes it over, output, then result,
  *    in the order a decode of its own would give them.
  *
- * Blocks are never placed counted from the end of the image, though the
- * engine knows the size the bmap gives: that size cannot be checked
- * against the file until every block's length is known (and then the
- * front has placed every block), and a bmap may rightly give more than
- * the file holds (a hole at its end). A block placed from a wrong size
- * hands out wrong bytes (with -o noverify) or fails every range after it;
- * placed from the front, it costs only the time to learn the lengths
- * before it.
+ * The engine tells the image size (hint_size) when it knows it: it must be
+ * exact; a wrong size is noticed, and dropped, only when the front meets
+ * the back or a cursor reaches the end (and a range read with wrong
+ * offsets fails its checksum).
  */
 #include "config.h"
 
@@ -94,8 +92,11 @@ struct bzfmt {
 	struct cut *cuts;
 	size_t n;
 	size_t front;		/* out known for cuts[0..front] */
+	size_t back;		/* out known for cuts[back..n-1]; n: none */
 	bool front_end;		/* cuts[front] is the final end of stream */
-	bool front_stuck;
+	bool front_stuck, back_dead;
+	uint64_t hint;		/* the image size given, or UNKNOWN */
+	uint64_t effort[2];	/* bits decoded for the front and the back */
 	struct memo memo[MEMO_N];
 	unsigned memo_next;
 };
@@ -289,6 +290,7 @@ static int scan_merge(struct bzfmt *f, struct part *parts, unsigned np,
 	if (f->n == 0 || f->cuts[0].pos != 32)
 		return -EBADMSG;
 	f->cuts[0].out = 0;
+	f->back = f->n;
 	return 0;
 }
 
@@ -355,7 +357,19 @@ static int ensure_scanned(struct bzfmt *f, struct bmap_err *err)
 }
 
 /* ------------------------------------------------------------------ */
-/* The table: what the front knows                                    */
+/* The table: what the front and the back know                         */
+
+/* Forget the offsets found from the end (they contradict the front). */
+static void drop_back(struct bzfmt *f)
+{
+	size_t i;
+
+	for (i = f->front + 1; i < f->n; i++)
+		f->cuts[i].out = UNKNOWN;
+	f->back = f->n;
+	f->back_dead = true;
+	f->hint = UNKNOWN;
+}
 
 /* A cut found inside a block: out of the table. */
 static void drop_cut(struct bzfmt *f, size_t i)
@@ -365,11 +379,15 @@ static void drop_cut(struct bzfmt *f, size_t i)
 	f->n--;
 	if (f->front > i)
 		f->front--;
+	if (f->back > i)
+		f->back--;
 }
 
 /* Give the next cut its offset. */
 static void front_set(struct bzfmt *f, size_t j, uint64_t out)
 {
+	if (f->cuts[j].out != UNKNOWN && f->cuts[j].out != out)
+		drop_back(f);
 	f->cuts[j].out = out;
 	f->front = j;
 }
@@ -391,6 +409,9 @@ static void advance_front(struct bzfmt *f)
 		if (!c->level) {
 			f->front_end = eos_end(c->pos) == f->fsize &&
 				       f->front + 1 == f->n;
+			if (f->front_end && f->back < f->n &&
+			    f->cuts[f->front].out != f->hint)
+				drop_back(f);
 			return;
 		}
 		next = eos_next(c->pos);
@@ -399,6 +420,59 @@ static void advance_front(struct bzfmt *f)
 		if (f->front + 1 == f->n || f->cuts[f->front + 1].pos != next)
 			return;
 		front_set(f, f->front + 1, c->out);
+	}
+}
+
+/* Anchor the back at the end of the last stream. */
+static void anchor_back(struct bzfmt *f)
+{
+	struct cut *c = &f->cuts[f->n - 1];
+
+	if (c->kind != BZ2_CUT_EOS || c->level ||
+	    eos_end(c->pos) != f->fsize) {
+		f->back_dead = true;
+		return;
+	}
+	if (c->out != UNKNOWN && c->out != f->hint) {
+		f->back_dead = true;
+		f->hint = UNKNOWN;
+		return;
+	}
+	c->out = f->hint;
+	f->back = f->n - 1;
+}
+
+/* Move the back on (towards 0) while lengths are known. */
+static void advance_back(struct bzfmt *f)
+{
+	struct cut *a, *b;
+	uint64_t out;
+
+	if (f->hint == UNKNOWN || f->back_dead || !f->scanned)
+		return;
+	if (f->back == f->n)
+		anchor_back(f);
+	while (!f->back_dead && f->back > 0 && f->back > f->front) {
+		a = &f->cuts[f->back - 1];
+		b = &f->cuts[f->back];
+		if (a->kind == BZ2_CUT_BLOCK && a->len == NOLEN)
+			return;
+		if (a->kind == BZ2_CUT_BLOCK && a->len > b->out) {
+			drop_back(f);
+			return;
+		}
+		if (a->kind == BZ2_CUT_EOS &&
+		    (!a->level || eos_next(a->pos) != b->pos)) {
+			f->back_dead = true;
+			return;
+		}
+		out = a->kind == BZ2_CUT_EOS ? b->out : b->out - a->len;
+		if (a->out != UNKNOWN && a->out != out) {
+			drop_back(f);
+			return;
+		}
+		a->out = out;
+		f->back--;
 	}
 }
 
@@ -415,6 +489,7 @@ static void learn(struct bzfmt *f, uint64_t from, uint64_t to, uint64_t len)
 	if (i + 1 < f->n && f->cuts[i + 1].pos == to)
 		f->cuts[i].len = (uint32_t)len;
 	advance_front(f);
+	advance_back(f);
 }
 
 /* The known cut where a cursor for off starts, or n when off is beyond
@@ -425,10 +500,15 @@ static size_t known_cut(const struct bzfmt *f, uint64_t off, bool exact)
 
 	if (!f->scanned)
 		return off == 0 || !exact ? 0 : f->n;
-	if (!f->front_end && off > f->cuts[f->front].out)
+	if (f->back < f->n && off >= f->cuts[f->back].out) {
+		lo = f->back;
+		hi = f->n - 1;
+	} else if (f->front_end || off <= f->cuts[f->front].out) {
+		lo = 0;
+		hi = f->front;
+	} else {
 		return exact ? f->n : f->front;
-	lo = 0;
-	hi = f->front;
+	}
 	while (lo < hi) {	/* the last cut in lo..hi with out <= off */
 		mid = hi - (hi - lo) / 2;
 		if (f->cuts[mid].out <= off)
@@ -531,6 +611,7 @@ struct job {
 	unsigned level;
 	int res;		/* a BZ2_ATT_ result, or -errno */
 	uint64_t len;
+	bool decoded;		/* not from the memo */
 };
 
 /* Decode a block for its length, into scratch. */
@@ -556,6 +637,7 @@ static void run_job(struct bzfmt *f, struct job *j, struct bz2_bits *b,
 		j->res = BZ2_ATT_DONE;
 		return;
 	}
+	j->decoded = true;
 	if (bz2_bits_wrap(b, j->level, j->crc, &slen, &boundary) < 0) {
 		j->res = BZ2_ATT_NOMEM;
 		return;
@@ -635,16 +717,24 @@ static void add_job(struct bzfmt *f, struct job *jobs, unsigned *n,
 	*bits += j->to - j->from;
 }
 
-/* The next blocks of unknown length from the front. With the lock held. */
-static unsigned pick_jobs(struct bzfmt *f, struct job *jobs)
+/* The next blocks of unknown length from the front (side 0) or the back
+ * (side 1). With the lock held. */
+static unsigned pick_jobs(struct bzfmt *f, int side, struct job *jobs)
 {
 	uint64_t bits = 0, most = BATCH_BITS * f->threads;
 	unsigned n = 0;
 	size_t i;
 
-	for (i = f->front; i + 1 < f->n && n < BATCH_JOBS && bits < most; i++)
-		if (f->cuts[i].kind == BZ2_CUT_BLOCK &&
-		    f->cuts[i].len == NOLEN)
+	if (side == 0) {
+		for (i = f->front; i + 1 < f->n && n < BATCH_JOBS &&
+		     bits < most; i++)
+			if (f->cuts[i].kind == BZ2_CUT_BLOCK &&
+			    f->cuts[i].len == NOLEN)
+				add_job(f, jobs, &n, &bits, i);
+		return n;
+	}
+	for (i = f->back; i-- > f->front && n < BATCH_JOBS && bits < most;)
+		if (f->cuts[i].kind == BZ2_CUT_BLOCK && f->cuts[i].len == NOLEN)
 			add_job(f, jobs, &n, &bits, i);
 	return n;
 }
@@ -700,27 +790,74 @@ static const struct job *job_at(const struct job *jobs, unsigned n,
 	return NULL;
 }
 
-/* Record a batch's results. A failure of the block at the front stops
- * the front, but for a block ending before its next cut: *retry is then
- * its bit offset, else UNKNOWN. With the lock held. */
-static void commit(struct bzfmt *f, struct job *jobs, unsigned n,
+/* Record a batch's results. A failure of the block next to the known
+ * side stops that side, but for a block ending before its next cut at
+ * the front: *retry is then its bit offset, else UNKNOWN. With the lock
+ * held. */
+static void commit(struct bzfmt *f, int side, struct job *jobs, unsigned n,
 		   uint64_t *retry)
 {
 	const struct job *j = NULL;
 	unsigned k;
 
-	for (k = 0; k < n; k++)
+	for (k = 0; k < n; k++) {
+		if (jobs[k].decoded)
+			f->effort[side] += jobs[k].to - jobs[k].from;
 		if (jobs[k].res == BZ2_ATT_DONE)
 			learn(f, jobs[k].from, jobs[k].to, jobs[k].len);
+	}
 	*retry = UNKNOWN;
-	if (!f->front_end && f->cuts[f->front].len == NOLEN)
+	if (side == 0 && !f->front_end && f->cuts[f->front].len == NOLEN)
 		j = job_at(jobs, n, f->cuts[f->front].pos);
+	if (side == 1 && f->back < f->n && f->back > f->front &&
+	    f->cuts[f->back - 1].len == NOLEN)
+		j = job_at(jobs, n, f->cuts[f->back - 1].pos);
 	if (!j || j->res == BZ2_ATT_DONE)
 		return;
-	if (j->res == BZ2_ATT_RETRY)
+	if (side == 0 && j->res == BZ2_ATT_RETRY)
 		*retry = j->from;
-	else
+	else if (side == 0)
 		f->front_stuck = true;
+	else
+		f->back_dead = true;
+}
+
+/* Bits of the blocks in cuts[from..to) still to decode, but for small
+ * ones (likely remembered). */
+static uint64_t todo_bits(const struct bzfmt *f, size_t from, size_t to)
+{
+	uint64_t bits = 0, d;
+	size_t i;
+
+	for (i = from; i < to && i + 1 < f->n; i++) {
+		d = f->cuts[i + 1].pos - f->cuts[i].pos;
+		if (f->cuts[i].len == NOLEN && d > MEMO_BYTES * 8)
+			bits += d;
+	}
+	return bits;
+}
+
+/*
+ * The side to extend next, or -1. Guessing that off is where it would be
+ * if every block had the same output, take the side whose cost so far
+ * plus what it has left to decode to the guess is lower (blocks small
+ * enough to be remembered count as free). With the lock held.
+ */
+static int pick_side(struct bzfmt *f, uint64_t off)
+{
+	bool front = !f->front_end && !f->front_stuck;
+	bool back = f->hint != UNKNOWN && !f->back_dead;
+	size_t guess;
+	uint64_t cost[2];
+
+	if (!front || !back)
+		return front ? 0 : back ? 1 : -1;
+	guess = off >= f->hint ? f->n :
+		(size_t)((double)off / (double)f->hint * (double)f->n);
+	cost[0] = f->effort[0] + todo_bits(f, f->front, guess);
+	cost[1] = f->effort[1] + (guess < f->back ?
+				  todo_bits(f, guess, f->back) : 0);
+	return cost[1] < cost[0];
 }
 
 /* One step towards knowing the block of off: false when no more can be
@@ -731,21 +868,23 @@ static bool resolve_step(struct bzfmt *f, uint64_t off, struct job *jobs)
 	unsigned char *scratch;
 	uint64_t retry;
 	unsigned n = 0;
-	bool more;
+	int side;
 
 	pthread_mutex_lock(&f->lock);
-	more = known_cut(f, off, true) == f->n && !f->front_end &&
-	       !f->front_stuck;
-	if (more)
-		n = pick_jobs(f, jobs);
-	if (more && n == 0)
+	advance_back(f);
+	side = known_cut(f, off, true) < f->n ? -1 : pick_side(f, off);
+	if (side >= 0)
+		n = pick_jobs(f, side, jobs);
+	if (side == 0 && n == 0)
 		f->front_stuck = true;
+	if (side == 1 && n == 0)
+		f->back_dead = true;
 	pthread_mutex_unlock(&f->lock);
 	if (n == 0)
-		return more;
+		return side >= 0;
 	run_batch(f, jobs, n);
 	pthread_mutex_lock(&f->lock);
-	commit(f, jobs, n, &retry);
+	commit(f, side, jobs, n, &retry);
 	pthread_mutex_unlock(&f->lock);
 	if (retry == UNKNOWN)
 		return true;
@@ -775,6 +914,21 @@ static int resolve(struct bzfmt *f, uint64_t off, struct bmap_err *err)
 	free(jobs);
 	pthread_mutex_unlock(&f->work);
 	return ret;
+}
+
+static void bzip2_hint_size(void *fmt, uint64_t size)
+{
+	struct bzfmt *f = fmt;
+
+	pthread_mutex_lock(&f->lock);
+	if (f->hint != size) {
+		if (f->back < f->n)
+			drop_back(f);
+		f->back_dead = false;
+		f->hint = size;
+		advance_back(f);
+	}
+	pthread_mutex_unlock(&f->lock);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1187,11 +1341,10 @@ static bool get_varint(const unsigned char **p, const unsigned char *end,
 }
 
 /*
- * The file size, a field once used for the image size blocks were placed
- * from the end of (written 0, ignored when read), the number of cuts;
- * then each cut: its bit offset (from the previous one's), its kind and
- * its output length (+1, or 0). Output offsets follow from these, so they
- * are not stored.
+ * The file size, the image size the back was anchored at (+1, or 0), the
+ * number of cuts; then each cut: its bit offset (from the previous one's),
+ * its kind and its output length (+1, or 0). Output offsets follow from
+ * these, so they are not stored.
  */
 static int bzip2_save(void *fmt, struct strbuf *out)
 {
@@ -1203,7 +1356,7 @@ static int bzip2_save(void *fmt, struct strbuf *out)
 	for (i = 0; i < sizeof(idx_magic); i++)
 		strbuf_addch(out, idx_magic[i], 1);
 	put_varint(out, f->fsize);
-	put_varint(out, 0);
+	put_varint(out, f->back < f->n ? f->hint + 1 : 0);
 	put_varint(out, f->scanned ? f->n : 0);
 	for (i = 0; f->scanned && i < f->n; i++) {
 		put_varint(out, f->cuts[i].pos - prev);
@@ -1278,16 +1431,25 @@ static int load_cuts(struct bzfmt *f, const unsigned char *p,
 }
 
 /* Put a loaded table in place of what the fmt has. With both locks. */
-static void install(struct bzfmt *f, struct cut *cuts, size_t n)
+static void install(struct bzfmt *f, struct cut *cuts, size_t n,
+		    uint64_t anchor)
 {
 	free(f->cuts);
 	f->cuts = cuts;
 	f->n = n;
 	f->scanned = true;
 	f->front = 0;
-	f->front_end = f->front_stuck = false;
+	f->back = n;
+	f->front_end = f->front_stuck = f->back_dead = false;
+	f->effort[0] = f->effort[1] = 0;
 	cuts[0].out = 0;
+	/* Blocks are placed from the end only by a size told this run
+	 * (hint_size), never by one a file says; the file's is kept when
+	 * they agree. */
+	if (anchor && f->hint != anchor - 1)
+		anchor = 0;
 	advance_front(f);
+	advance_back(f);
 }
 
 static int bzip2_load(void *fmt, const void *buf, size_t len,
@@ -1295,14 +1457,14 @@ static int bzip2_load(void *fmt, const void *buf, size_t len,
 {
 	struct bzfmt *f = fmt;
 	const unsigned char *p = buf, *end = p + len;
-	uint64_t fsize, unused, n;
+	uint64_t fsize, anchor, n;
 	struct cut *cuts;
 	int ret;
 
 	if (len < sizeof(idx_magic) || memcmp(p, idx_magic, 8) != 0)
 		return bmap_seterr(err, EINVAL, "not a bzip2 seek index");
 	p += 8;
-	if (!get_varint(&p, end, &fsize) || !get_varint(&p, end, &unused) ||
+	if (!get_varint(&p, end, &fsize) || !get_varint(&p, end, &anchor) ||
 	    !get_varint(&p, end, &n) || fsize != f->fsize ||
 	    n > fsize * 8 / 48 + 1 || n > (uint64_t)(end - p) / 3 + 1)
 		return bmap_seterr(err, EINVAL,
@@ -1323,7 +1485,7 @@ static int bzip2_load(void *fmt, const void *buf, size_t len,
 	}
 	pthread_mutex_lock(&f->work);
 	pthread_mutex_lock(&f->lock);
-	install(f, cuts, (size_t)n);
+	install(f, cuts, (size_t)n, anchor);
 	pthread_mutex_unlock(&f->lock);
 	pthread_mutex_unlock(&f->work);
 	return 0;
@@ -1355,6 +1517,7 @@ static int bzip2_open(int fd, uint64_t file_size, unsigned threads,
 	f->level0 = header_level(h, 4);
 	f->threads = threads < 1 ? 1 : threads > THREADS_MAX ? THREADS_MAX :
 		     threads;
+	f->hint = UNKNOWN;
 	pthread_mutex_init(&f->work, NULL);
 	pthread_mutex_init(&f->lock, NULL);
 	*fmt = f;
@@ -1385,7 +1548,9 @@ static uint64_t bzip2_point(void *fmt, uint64_t off)
 }
 
 /* The cuts placed at off start no cursor again; a cursor decoding through
- * them is unaffected (it checks every block's CRC as it goes). */
+ * them is unaffected (it checks every block's CRC as it goes). A cut
+ * placed from the end was placed by the size the engine told: that size
+ * is wrong, and every cut placed by it goes, for good. */
 static void bzip2_drop_point(void *fmt, uint64_t off)
 {
 	struct bzfmt *f = fmt;
@@ -1394,9 +1559,15 @@ static void bzip2_drop_point(void *fmt, uint64_t off)
 	if (off == 0)
 		return;
 	pthread_mutex_lock(&f->lock);
-	for (i = 1; f->scanned && i <= f->front && i < f->n; i++)
-		if (f->cuts[i].out == off)
-			f->cuts[i].dropped = true;
+	for (i = 1; f->scanned && i < f->n; i++) {
+		if (f->cuts[i].out != off)
+			continue;
+		if (i > f->front) {
+			drop_back(f);
+			break;
+		}
+		f->cuts[i].dropped = true;
+	}
 	pthread_mutex_unlock(&f->lock);
 }
 
@@ -1424,5 +1595,6 @@ const struct ra_format_ops ra_bzip2_ops = {
 	.cursor_close = bzip2_cursor_close,
 	.save = bzip2_save,
 	.load = bzip2_load,
+	.hint_size = bzip2_hint_size,
 	.close = bzip2_close,
 };

@@ -349,6 +349,15 @@ static uint64_t default_cache(void)
 	return c;
 }
 
+/* Tell the format the image's size, when every byte read is checked: a
+ * format may place seek points by it, and a wrong size then costs a
+ * decode (the points fail their checks and are dropped), never a byte. */
+static void tell_size(struct bmap_ra *ra, const struct bmap_ra_opts *opts)
+{
+	if (opts->image_size && opts->verified && ra->ops->hint_size)
+		ra->ops->hint_size(ra->fmt, opts->image_size);
+}
+
 /*
  * The index is only an optimisation: a folder that cannot be used leaves
  * a warning, and a missing or stale index nothing (points are found again
@@ -362,6 +371,7 @@ static int use_index(struct bmap_ra *ra, const struct bmap_ra_opts *opts,
 		     unsigned threads, struct bmap_err *err)
 {
 	uint64_t size;
+	int ret;
 
 	if (ra_index_open(&ra->index, opts->index_dir, ra->fd, path, st,
 			  &ra->index_warning) < 0) {
@@ -377,7 +387,10 @@ static int use_index(struct bmap_ra *ra, const struct bmap_ra_opts *opts,
 	ra->ops->close(ra->fmt);
 	ra->fmt = NULL;
 	ra->saved_dirty = true;
-	return ra->ops->open(ra->fd, ra->file_size, threads, &ra->fmt, err);
+	ret = ra->ops->open(ra->fd, ra->file_size, threads, &ra->fmt, err);
+	if (ret == 0)
+		tell_size(ra, opts);
+	return ret;
 }
 
 int bmap_ra_open(struct bmap_ra **rap, const char *path,
@@ -425,6 +438,7 @@ int bmap_ra_open(struct bmap_ra **rap, const char *path,
 		ra->ops = NULL;
 		goto fail;
 	}
+	tell_size(ra, opts);
 	if (opts->index_dir && ra->ops->load) {
 		ret = use_index(ra, opts, path, &st, threads, err);
 		if (ret < 0) {

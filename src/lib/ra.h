@@ -77,6 +77,15 @@ struct ra_format_ops {
 	 * reads (-EINVAL if it does not fit the file) and never trusts it
 	 * blindly. Both may be NULL: nothing to keep. */
 	int (*save)(void *fmt, struct strbuf *out);
+	/*
+	 * Optional: the image size the bmap gives, told once after open
+	 * (and before load) only when every byte read is checked against a
+	 * checksum. bzip2 places blocks counted back from it. It may be
+	 * wrong (a bmap may give more than the file holds): a block placed
+	 * by it that fails its check is dropped with drop_point, and that
+	 * drops every block placed from the end, for good.
+	 */
+	void (*hint_size)(void *fmt, uint64_t size);
 	int (*load)(void *fmt, const void *buf, size_t len,
 		    struct bmap_err *err);
 	void (*close)(void *fmt);
