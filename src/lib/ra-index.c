@@ -298,6 +298,11 @@ int ra_index_load(const struct ra_index *ix, const struct ra_format_ops *ops,
 	return ret;
 }
 
+const char *ra_index_name(const struct ra_index *ix)
+{
+	return ix->name;
+}
+
 /* A new file in the folder under a name no one can guess, made by this
  * call (O_EXCL: never one that was there, nor a link's target); its name
  * in tmp. */

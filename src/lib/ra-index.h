@@ -37,6 +37,8 @@ int ra_index_load(const struct ra_index *ix, const struct ra_format_ops *ops,
  * a random name, renamed over it). */
 int ra_index_save(const struct ra_index *ix, const struct ra_format_ops *ops,
 		  void *fmt, struct bmap_err *err);
+/* The index file's name in its folder (for tests and fuzzers). */
+const char *ra_index_name(const struct ra_index *ix);
 /* Remove the index file, if there is one. */
 int ra_index_remove(const struct ra_index *ix, struct bmap_err *err);
 void ra_index_close(struct ra_index *ix);

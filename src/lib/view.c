@@ -784,9 +784,9 @@ static int serve_failed(struct bmap_view *v, size_t i, int ret,
 	first = v->state[i] != R_BAD;
 	v->state[i] = R_BAD;
 	pthread_mutex_unlock(&v->lock);
-	if (!first)
-		return -EIO;
 	range_name(&v->map->ranges[i], name, sizeof(name));
+	if (!first)
+		return bmap_seterr(err, EIO, "%s failed before", name);
 	if (err)
 		snprintf(why, sizeof(why), "%s", err->msg);
 	return bmap_seterr(err, EBADMSG, "%s: %s", name, why);

@@ -7,9 +7,9 @@
  * cursor reads a little from a place the input chooses, so that loaded
  * points get used.
  *
- * Input: one byte choosing the format and the path (bit 2: through an
- * index file, with its header unless bit 3), two bytes choosing where to
- * read, then the points.
+ * Input: one byte choosing the format and the path (bit 2: through the
+ * sample's index file in a private index folder, with its header unless
+ * bit 3), two bytes choosing where to read, then the points.
  *
  * The samples (samples/image.{raw,gz,bz2,zst}) are found in
  * $BMAP_FUZZ_SAMPLES or beside the program. With $BMAP_FUZZ_SEEDS set to
@@ -47,16 +47,17 @@ struct sample {
 	int fd;
 	uint64_t size;		/* of the file */
 	uint64_t image_size;	/* of what it decompresses to */
+	struct ra_index *ix;	/* its index file */
 };
 
 static struct sample samples[] = {
-	{ &ra_gzip_ops, "image.gz", "image.raw", -1, 0, 0 },
-	{ &ra_bzip2_ops, "image.bz2", "small.raw", -1, 0, 0 },
-	{ &ra_zstd_ops, "image.zst", "small.raw", -1, 0, 0 },
+	{ &ra_gzip_ops, "image.gz", "image.raw", -1, 0, 0, NULL },
+	{ &ra_bzip2_ops, "image.bz2", "small.raw", -1, 0, 0, NULL },
+	{ &ra_zstd_ops, "image.zst", "small.raw", -1, 0, 0, NULL },
 };
 #define NSAMPLES (sizeof(samples) / sizeof(samples[0]))
 
-static char index_path[64];
+static char index_dir[64];
 
 static void die(const char *what, const char *detail)
 {
@@ -112,17 +113,15 @@ static void write_seeds(const char *dir)
 	}
 }
 
-/* The index file and its folder go when the run ends. */
+/* The index files and their folder go when the run ends. */
 static void remove_index(void)
 {
-	char *slash;
-
-	unlink(index_path);
-	slash = strrchr(index_path, '/');
-	if (slash) {
-		*slash = '\0';
-		rmdir(index_path);
+	for (size_t i = 0; i < NSAMPLES; i++) {
+		if (samples[i].ix)
+			ra_index_remove(samples[i].ix, NULL);
+		ra_index_close(samples[i].ix);
 	}
+	rmdir(index_dir);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -131,7 +130,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	const char *dir = getenv("BMAP_FUZZ_SAMPLES");
 	char path[4096], self[4096];
 	struct stat st;
-	int fd;
 
 	(void)argc;
 	if (!dir) {
@@ -150,26 +148,34 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 			die(path, strerror(errno));
 		samples[i].image_size = (uint64_t)st.st_size;
 	}
-	/* The index file: a memfd has no name of its own to put in the
-	 * header, so a real file in a private temporary folder. */
-	snprintf(index_path, sizeof(index_path), "/tmp/bmap-fuzz-XXXXXX");
-	if (!mkdtemp(index_path))
+	/* The index files: real files in a private temporary folder, named
+	 * by each sample's identity as bmapfs names them. */
+	snprintf(index_dir, sizeof(index_dir), "/tmp/bmap-fuzz-XXXXXX");
+	if (!mkdtemp(index_dir))
 		die("mkdtemp", strerror(errno));
-	strcat(index_path, "/i.idx");
-	fd = open(index_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		die(index_path, strerror(errno));
-	close(fd);
+	for (size_t i = 0; i < NSAMPLES; i++) {
+		struct bmap_err warn;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, samples[i].file);
+		if (fstat(samples[i].fd, &st) < 0 ||
+		    ra_index_open(&samples[i].ix, index_dir, samples[i].fd,
+				  path, &st, &warn) < 0)
+			die(path, warn.msg);
+	}
 	atexit(remove_index);
 	if (getenv("BMAP_FUZZ_SEEDS"))
 		write_seeds(getenv("BMAP_FUZZ_SEEDS"));
 	return 0;
 }
 
-static void write_index(const char *hdr, const uint8_t *data, size_t size)
+static void write_index(const struct sample *s, const char *hdr,
+			const uint8_t *data, size_t size)
 {
-	int fd = open(index_path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	char path[256];
+	int fd;
 
+	snprintf(path, sizeof(path), "%s/%s", index_dir, ra_index_name(s->ix));
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		abort();
 	if ((hdr && write(fd, hdr, strlen(hdr)) != (ssize_t)strlen(hdr)) ||
@@ -215,7 +221,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const struct sample *s;
 	struct bmap_err err;
-	char hdr[128];
+	char hdr[256];
 	uint64_t off;
 	void *fmt;
 	int ret;
@@ -226,14 +232,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	off = s->image_size * ((unsigned)data[1] << 8 | data[2]) / 65536;
 	if (s->ops->open(s->fd, s->size, 1, &fmt, &err) < 0)
 		abort();	/* the sample is good */
-	if (data[0] & 0x10 && s->ops->hint_size)
-		s->ops->hint_size(fmt, s->image_size);
 	if (data[0] & 0x04) {
-		snprintf(hdr, sizeof(hdr), "bmapfs-index 1 %s i.idx\n",
-			 s->ops->name);
-		write_index(data[0] & 0x08 ? NULL : hdr, data + HEAD,
+		snprintf(hdr, sizeof(hdr), "bmapfs-index 1 %s %s\n",
+			 s->ops->name, ra_index_name(s->ix));
+		write_index(s, data[0] & 0x08 ? NULL : hdr, data + HEAD,
 			    size - HEAD);
-		ret = ra_index_load(index_path, s->ops, fmt);
+		ret = ra_index_load(s->ix, s->ops, fmt);
 	} else {
 		err.msg[0] = '\0';
 		ret = s->ops->load(fmt, data + HEAD, size - HEAD, &err);
