@@ -115,154 +115,6 @@ int ra_pread_all(int fd, void *buf, size_t len, uint64_t off,
 }
 
 /* ------------------------------------------------------------------ */
-/* The sequential format: bmap_source from the start.                  */
-
-struct seq {
-	char *path;
-	unsigned threads;
-};
-
-static int seq_open_path(const char *path, unsigned threads, void **fmt,
-			 struct bmap_err *err)
-{
-	struct seq *s = calloc(1, sizeof(*s));
-
-	if (!s || !(s->path = strdup(path))) {
-		free(s);
-		return bmap_seterr(err, ENOMEM, "out of memory");
-	}
-	s->threads = threads;
-	*fmt = s;
-	return 0;
-}
-
-static uint64_t seq_size(void *fmt)
-{
-	(void)fmt;
-	return BMAP_SIZE_UNKNOWN;
-}
-
-static uint64_t seq_point(void *fmt, uint64_t off)
-{
-	(void)fmt;
-	(void)off;
-	return 0;
-}
-
-static int seq_cursor_open(void *fmt, uint64_t off, void **cur,
-			   uint64_t *start, struct bmap_err *err)
-{
-	struct seq *s = fmt;
-	struct bmap_source *src;
-	int ret;
-
-	(void)off;
-	ret = bmap_source_open(&src, s->path, s->threads, err);
-	if (ret < 0)
-		return ret;
-	*cur = src;
-	*start = 0;
-	return 0;
-}
-
-static ssize_t seq_cursor_read(void *cur, void *buf, size_t len,
-			       struct bmap_err *err)
-{
-	return bmap_source_read(cur, buf, len, err);
-}
-
-static void seq_cursor_close(void *cur)
-{
-	bmap_source_close(cur);
-}
-
-static void seq_close(void *fmt)
-{
-	struct seq *s = fmt;
-
-	free(s->path);
-	free(s);
-}
-
-static const struct ra_format_ops seq_ops = {
-	.name = "sequential",
-	.size = seq_size,
-	.point = seq_point,
-	.cursor_open = seq_cursor_open,
-	.cursor_read = seq_cursor_read,
-	.cursor_close = seq_cursor_close,
-	.close = seq_close,
-};
-
-/* ------------------------------------------------------------------ */
-/* A plain image: every offset is a seek point, read with pread.        */
-
-struct raw_cursor {
-	int fd;
-	uint64_t pos;
-};
-
-static uint64_t raw_size(void *fmt)
-{
-	struct stat st;
-
-	if (fstat(*(int *)fmt, &st) < 0)
-		return BMAP_SIZE_UNKNOWN;
-	return (uint64_t)st.st_size;
-}
-
-static uint64_t raw_point(void *fmt, uint64_t off)
-{
-	(void)fmt;
-	return off;
-}
-
-static int raw_cursor_open(void *fmt, uint64_t off, void **cur,
-			   uint64_t *start, struct bmap_err *err)
-{
-	struct raw_cursor *c = malloc(sizeof(*c));
-
-	if (!c)
-		return bmap_seterr(err, ENOMEM, "out of memory");
-	c->fd = *(int *)fmt;
-	c->pos = off;
-	*cur = c;
-	*start = off;
-	return 0;
-}
-
-static ssize_t raw_cursor_read(void *cur, void *buf, size_t len,
-			       struct bmap_err *err)
-{
-	struct raw_cursor *c = cur;
-	ssize_t n;
-
-	do
-		n = pread(c->fd, buf, len, (off_t)c->pos);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return bmap_seterr(err, errno, "cannot read the image: %s",
-				   strerror(errno));
-	c->pos += (uint64_t)n;
-	return n;
-}
-
-static void raw_close(void *fmt)
-{
-	(void)fmt;	/* the engine's own descriptor */
-}
-
-static const struct ra_format_ops raw_ops = {
-	.name = "raw",
-	.size = raw_size,
-	.point = raw_point,
-	.cursor_open = raw_cursor_open,
-	.cursor_read = raw_cursor_read,
-	.cursor_close = free,
-	.close = raw_close,
-};
-
-/* ------------------------------------------------------------------ */
 /* Opening: which format                                               */
 
 static const struct ra_format_ops *const seekable[] = {
@@ -324,7 +176,7 @@ static int pick_format(struct bmap_ra *ra, const char *path,
 		return ret;
 	if (bmap_source_seekable_fd(src) >= 0) {
 		bmap_source_close(src);
-		ra->ops = &raw_ops;
+		ra->ops = &ra_raw_ops;
 		ra->fmt = &ra->fd;
 		snprintf(ra->format, sizeof(ra->format), "raw");
 		return 0;
@@ -332,8 +184,8 @@ static int pick_format(struct bmap_ra *ra, const char *path,
 	snprintf(ra->format, sizeof(ra->format), "%s, sequential",
 		 bmap_source_format(src));
 	bmap_source_close(src);
-	ra->ops = &seq_ops;
-	return seq_open_path(path, threads, &ra->fmt, err);
+	ra->ops = &ra_seq_ops;
+	return ra_seq_open(path, threads, &ra->fmt, err);
 }
 
 static uint64_t default_cache(void)

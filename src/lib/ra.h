@@ -97,6 +97,14 @@ struct ra_format_ops {
 int ra_pread_all(int fd, void *buf, size_t len, uint64_t off,
 		 const char *what, struct bmap_err *err);
 
+/* ra-plain.c: decoding from the start with bmap_source (ra_seq_open
+ * makes its fmt from the image's path), and a plain image (its fmt is a
+ * pointer to the engine's descriptor). */
+extern const struct ra_format_ops ra_seq_ops;
+extern const struct ra_format_ops ra_raw_ops;
+int ra_seq_open(const char *path, unsigned threads, void **fmt,
+		struct bmap_err *err);
+
 extern const struct ra_format_ops ra_gzip_ops;
 extern const struct ra_format_ops ra_bzip2_ops;
 extern const struct ra_format_ops ra_xz_ops;
