@@ -20,7 +20,7 @@
 #include "error.h"
 #include "view-int.h"
 
-/* Bytes hashed at a time. */
+/* A step of the decoding ahead (a chunk). */
 #define VIEW_STEP (1u << 20)
 /* How far decoding runs ahead of hashing while a range is checked: enough
  * to keep both cores busy, little against the smallest cache. */
