@@ -19,6 +19,7 @@
 #include "check-suites.h"
 #include "check-util.h"
 #include "bmap.h"
+#include "fs/ra.h"
 
 /* 12 MiB + 777: three times the smallest cache. */
 #define SIZE ((12u << 20) + 777u)

@@ -44,7 +44,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$CLANG $cflags" ]; then
 	rm -f "$out"/obj/*.o
 	echo "$CLANG $cflags" >"$stamp"
 fi
-for h in "$srcdir"/src/lib/*.h "$srcdir"/tests/fuzz/*.h "$builddir/config.h"; do
+for h in "$srcdir"/src/lib/*.h "$srcdir"/src/lib/*/*.h "$srcdir"/tests/fuzz/*.h "$builddir/config.h"; do
 	if [ "$h" -nt "$stamp" ]; then
 		rm -f "$out"/obj/*.o
 		touch "$stamp"
@@ -64,8 +64,8 @@ compile() {
 }
 
 objs=
-for c in "$srcdir"/src/lib/*.c; do
-	o=$out/obj/lib-$(basename "$c" .c).o
+for c in "$srcdir"/src/lib/*/*.c; do
+	o=$out/obj/lib-$(basename "$(dirname "$c")")-$(basename "$c" .c).o
 	compile "$c" "$o" -fsanitize=fuzzer-no-link
 	objs="$objs $o"
 done

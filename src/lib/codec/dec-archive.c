@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * dec-archive.c - libarchive behind the decoder interface: as a plain
+ * decompression filter (zstd, lz4, lzo and the rest), and as the reader of
+ * a tar or zip archive holding the image.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include "base/error.h"
+#include "codec/codec.h"
+
+#define ARCHIVE_CHUNK (1024 * 1024)
+
+struct arc {
+	struct archive *a;
+	/* Where the archive's raw bytes come from: the input, or an
+	 * upstream decoder. */
+	struct codec_input *in;
+	const struct codec_stream_ops *up_ops;
+	void *up_state;
+	struct bmap_err up_err;	/* an upstream failure, kept for the caller */
+	int up_ret;
+	void *chunk;
+	int done;		/* the image's data has ended */
+};
+
+static la_ssize_t arc_read_cb(struct archive *a, void *data,
+			      const void **buf)
+{
+	struct arc *s = data;
+	ssize_t n;
+
+	(void)a;
+	*buf = s->chunk;
+	if (s->in)
+		n = codec_input_read(s->in, s->chunk, ARCHIVE_CHUNK);
+	else
+		n = s->up_ops->read(s->up_state, s->chunk, ARCHIVE_CHUNK,
+				    &s->up_err);
+	if (n < 0) {
+		if (s->in)
+			bmap_seterr(&s->up_err, (int)-n, "cannot read the "
+				    "image: %s", strerror((int)-n));
+		s->up_ret = (int)n;
+		archive_set_error(a, EIO, "%s", s->up_err.msg);
+		return -1;
+	}
+	return n;
+}
+
+static int arc_fail(struct arc *s, const char *what, struct bmap_err *err)
+{
+	if (s->up_ret) {
+		*err = s->up_err;
+		return s->up_ret;
+	}
+	return bmap_seterr(err, EIO, "%s: %s", what,
+			   archive_error_string(s->a) ?
+			   archive_error_string(s->a) : "unknown error");
+}
+
+static void arc_close(void *state)
+{
+	struct arc *s = state;
+
+	if (s->a)
+		archive_read_free(s->a);
+	if (s->up_ops)
+		s->up_ops->close(s->up_state);
+	free(s->chunk);
+	free(s);
+}
+
+static struct arc *arc_new(struct bmap_err *err)
+{
+	struct arc *s = calloc(1, sizeof(*s));
+
+	if (s) {
+		s->chunk = malloc(ARCHIVE_CHUNK);
+		s->a = archive_read_new();
+	}
+	if (!s || !s->chunk || !s->a) {
+		if (s)
+			arc_close(s);
+		bmap_seterr(err, ENOMEM, "out of memory");
+		return NULL;
+	}
+	return s;
+}
+
+/* ------------------------------------------------------------------ */
+/* A decompression filter: the raw format gives the decompressed bytes. */
+
+static ssize_t filter_read(void *state, void *buf, size_t len,
+			   struct bmap_err *err)
+{
+	struct arc *s = state;
+	la_ssize_t n;
+
+	if (s->done)
+		return 0;
+	n = archive_read_data(s->a, buf, len);
+	if (n < 0)
+		return arc_fail(s, "corrupt compressed data", err);
+	if (n == 0)
+		s->done = 1;
+	return n;
+}
+
+static const struct codec_stream_ops filter_ops = {
+	.name = "libarchive",
+	.read = filter_read,
+	.close = arc_close,
+};
+
+int src_filter_open(struct codec_input *in, unsigned threads,
+		    const struct codec_stream_ops **ops, void **state,
+		    struct bmap_err *err)
+{
+	struct archive_entry *entry;
+	struct arc *s = arc_new(err);
+
+	(void)threads;
+	if (!s)
+		return -ENOMEM;
+	s->in = in;
+	archive_read_support_filter_all(s->a);
+	archive_read_support_format_raw(s->a);
+	if (archive_read_open(s->a, s, NULL, arc_read_cb, NULL) !=
+	    ARCHIVE_OK ||
+	    archive_read_next_header(s->a, &entry) != ARCHIVE_OK) {
+		int ret = arc_fail(s, "cannot decompress", err);
+
+		arc_close(s);
+		return ret;
+	}
+	*ops = &filter_ops;
+	*state = s;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* A tar or zip archive: the first regular file that is not a bmap. */
+
+static int is_image_entry(struct archive_entry *e)
+{
+	const char *name = archive_entry_pathname(e);
+	size_t n = name ? strlen(name) : 0;
+
+	if (archive_entry_filetype(e) != AE_IFREG)
+		return 0;
+	return n < 5 || strcmp(name + n - 5, ".bmap");
+}
+
+/* After the image: read to the end, so the archive's and the compressed
+ * stream's own checks (tar structure, gzip CRC...) all run. */
+static int drain(struct arc *s, struct bmap_err *err)
+{
+	struct archive_entry *e;
+	int r;
+
+	while ((r = archive_read_next_header(s->a, &e)) == ARCHIVE_OK ||
+	       r == ARCHIVE_WARN)
+		;
+	if (r != ARCHIVE_EOF)
+		return arc_fail(s, "corrupt archive", err);
+	for (;;) {
+		ssize_t n = s->up_ops->read(s->up_state, s->chunk,
+					    ARCHIVE_CHUNK, err);
+
+		if (n <= 0)
+			return (int)n;
+	}
+}
+
+static ssize_t container_read(void *state, void *buf, size_t len,
+			      struct bmap_err *err)
+{
+	struct arc *s = state;
+	la_ssize_t n;
+	int ret;
+
+	if (s->done)
+		return 0;
+	n = archive_read_data(s->a, buf, len);
+	if (n < 0)
+		return arc_fail(s, "corrupt archive", err);
+	if (n > 0)
+		return n;
+	s->done = 1;
+	ret = drain(s, err);
+	return ret < 0 ? ret : 0;
+}
+
+static const struct codec_stream_ops container_ops = {
+	.name = "archive",
+	.read = container_read,
+	.close = arc_close,
+};
+
+int src_container_open(const struct codec_stream_ops *up_ops, void *up_state,
+		       const struct codec_stream_ops **ops, void **state,
+		       struct bmap_err *err)
+{
+	struct archive_entry *e;
+	struct arc *s = arc_new(err);
+	int r, ret;
+
+	if (!s) {
+		up_ops->close(up_state);
+		return -ENOMEM;
+	}
+	s->up_ops = up_ops;
+	s->up_state = up_state;
+	archive_read_support_format_tar(s->a);
+	archive_read_support_format_gnutar(s->a);
+	archive_read_support_format_zip_streamable(s->a);
+	if (archive_read_open(s->a, s, NULL, arc_read_cb, NULL) !=
+	    ARCHIVE_OK) {
+		ret = arc_fail(s, "cannot read the archive", err);
+		goto fail;
+	}
+	while ((r = archive_read_next_header(s->a, &e)) == ARCHIVE_OK ||
+	       r == ARCHIVE_WARN) {
+		if (is_image_entry(e)) {
+			*ops = &container_ops;
+			*state = s;
+			return 0;
+		}
+	}
+	if (r == ARCHIVE_EOF)
+		ret = bmap_seterr(err, ENOENT, "the archive holds no image "
+				  "(no regular file but .bmap ones)");
+	else
+		ret = arc_fail(s, "corrupt archive", err);
+fail:
+	arc_close(s);
+	return ret;
+}

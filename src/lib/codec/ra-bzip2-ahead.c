@@ -1,0 +1,262 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * ra-bzip2-ahead.c - decoding the next bzip2 block on a worker thread.
+ *
+ * The worker decodes into one buffer, a piece at a time, while there is
+ * room; the cursor copies out of it. A block's output can be 45 MB (runs
+ * of a byte): the buffer holds at most AHEAD_MAX of it, and the worker
+ * goes on as the cursor drains it. Between pieces the worker looks
+ * whether it is told to stop, so a close waits for one piece at most.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec/ra-bzip2-ahead.h"
+
+
+#define AHEAD_MAX (4u << 20)	/* output held ahead */
+#define AHEAD_PIECE (1u << 20)	/* decoded at a time */
+
+enum ahead_state {
+	AH_IDLE,	/* no block */
+	AH_RUN,		/* a block given, being decoded */
+	AH_DONE,	/* decoded: the result is in */
+};
+
+struct bz2_ahead {
+	bz2_prepare_fn prepare;
+	void *ctx;
+	pthread_t tid;
+	pthread_mutex_t mu;	/* everything below */
+	pthread_cond_t wake;	/* for the worker: a job, room, a stop */
+	pthread_cond_t ready;	/* for the cursor: output, the end */
+	enum ahead_state state;
+	bool quit;		/* the cursor closes */
+	bool drop;		/* stop the block in hand, forget it */
+	struct bz2_job job;
+	struct bz2_ahead_end end;	/* once AH_DONE */
+	unsigned char *buf;	/* AHEAD_MAX bytes */
+	size_t rpos, wpos;	/* output read up to, written up to */
+	struct bz2_bits bits;	/* the worker's until AH_DONE */
+};
+
+static bool all_zero(const unsigned char *p, size_t n)
+{
+	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
+/* Room to decode into: false when told to stop. With mu. */
+static bool wait_room(struct bz2_ahead *a)
+{
+	for (;;) {
+		if (a->quit || a->drop)
+			return false;
+		if (a->rpos == a->wpos)
+			a->rpos = a->wpos = 0;
+		if (a->wpos < AHEAD_MAX)
+			return true;
+		pthread_cond_wait(&a->wake, &a->mu);
+	}
+}
+
+/* Decode the job in hand: its result, or BZ2_ATT_MORE when stopped.
+ * Called and returns with mu. */
+static int decode(struct bz2_ahead *a)
+{
+	struct bz2_job job = a->job;
+	struct bz2_attempt att = { 0 };
+	size_t slen, boundary, room, n;
+	unsigned char *p;
+	uint64_t len = 0;
+	int ret;
+
+	pthread_mutex_unlock(&a->mu);
+	ret = a->prepare(a->ctx, &job, &a->bits, &len);
+	if (ret == 0 && (bz2_bits_wrap(&a->bits, job.level, job.crc, &slen,
+				       &boundary) < 0 ||
+			 bz2_attempt_start(&att, a->bits.buf, slen,
+					   boundary) != BZ2_ATT_MORE))
+		ret = BZ2_ATT_NOMEM;
+	else if (ret == 0)
+		ret = BZ2_ATT_MORE;
+	else if (ret == 1)
+		ret = BZ2_ATT_DONE;
+	pthread_mutex_lock(&a->mu);
+	a->end.zeros = ret == BZ2_ATT_DONE;
+	a->end.len = len;
+	while (ret == BZ2_ATT_MORE && wait_room(a)) {
+		p = a->buf + a->wpos;
+		room = AHEAD_MAX - a->wpos;
+		room = room < AHEAD_PIECE ? room : AHEAD_PIECE;
+		pthread_mutex_unlock(&a->mu);
+		n = 0;
+		ret = bz2_attempt_step(&att, p, room, &n);
+		if (ret > BZ2_ATT_DONE)
+			n = 0;	/* failed: its output is not handed out */
+		pthread_mutex_lock(&a->mu);
+		a->wpos += n;
+		a->end.zero = a->end.zero && all_zero(p, n);
+		pthread_cond_signal(&a->ready);
+	}
+	bz2_attempt_end(&att);
+	return ret;
+}
+
+static void *worker(void *arg)
+{
+	struct bz2_ahead *a = arg;
+	int ret;
+
+	pthread_mutex_lock(&a->mu);
+	for (;;) {
+		while (!a->quit && a->state != AH_RUN)
+			pthread_cond_wait(&a->wake, &a->mu);
+		if (a->quit)
+			break;
+		a->rpos = a->wpos = 0;
+		a->end.zero = true;
+		ret = a->drop ? BZ2_ATT_MORE : decode(a);
+		if (ret == BZ2_ATT_MORE) {	/* stopped */
+			a->state = AH_IDLE;
+			a->drop = false;
+		} else {
+			a->end.res = ret;
+			a->state = AH_DONE;
+		}
+		pthread_cond_signal(&a->ready);
+	}
+	pthread_mutex_unlock(&a->mu);
+	return NULL;
+}
+
+struct bz2_ahead *bz2_ahead_new(bz2_prepare_fn prepare, void *ctx)
+{
+	struct bz2_ahead *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		return NULL;
+	a->buf = malloc(AHEAD_MAX);
+	if (!a->buf) {
+		free(a);
+		return NULL;
+	}
+	a->prepare = prepare;
+	a->ctx = ctx;
+	pthread_mutex_init(&a->mu, NULL);
+	pthread_cond_init(&a->wake, NULL);
+	pthread_cond_init(&a->ready, NULL);
+	if (pthread_create(&a->tid, NULL, worker, a) != 0) {
+		a->quit = true;
+		bz2_ahead_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+void bz2_ahead_free(struct bz2_ahead *a)
+{
+	if (!a)
+		return;
+	pthread_mutex_lock(&a->mu);
+	if (!a->quit) {
+		a->quit = true;
+		pthread_cond_signal(&a->wake);
+		pthread_mutex_unlock(&a->mu);
+		pthread_join(a->tid, NULL);
+	} else {
+		pthread_mutex_unlock(&a->mu);
+	}
+	pthread_cond_destroy(&a->ready);
+	pthread_cond_destroy(&a->wake);
+	pthread_mutex_destroy(&a->mu);
+	bz2_bits_free(&a->bits);
+	free(a->buf);
+	free(a);
+}
+
+bool bz2_ahead_idle(struct bz2_ahead *a)
+{
+	bool idle;
+
+	pthread_mutex_lock(&a->mu);
+	idle = a->state == AH_IDLE;
+	pthread_mutex_unlock(&a->mu);
+	return idle;
+}
+
+void bz2_ahead_give(struct bz2_ahead *a, const struct bz2_job *job)
+{
+	pthread_mutex_lock(&a->mu);
+	if (a->state == AH_IDLE) {
+		a->job = *job;
+		a->state = AH_RUN;
+		pthread_cond_signal(&a->wake);
+	}
+	pthread_mutex_unlock(&a->mu);
+}
+
+static bool same_job(const struct bz2_job *x, const struct bz2_job *y)
+{
+	return x->pos == y->pos && x->to == y->to && x->crc == y->crc &&
+	       x->level == y->level;
+}
+
+bool bz2_ahead_take(struct bz2_ahead *a, const struct bz2_job *job)
+{
+	bool mine;
+
+	pthread_mutex_lock(&a->mu);
+	mine = a->state != AH_IDLE && !a->drop && same_job(&a->job, job);
+	if (!mine && a->job.pos > job->pos)
+		;	/* further on: kept */
+	else if (!mine && a->state == AH_DONE)
+		a->state = AH_IDLE;
+	else if (!mine && a->state == AH_RUN) {
+		a->drop = true;
+		pthread_cond_signal(&a->wake);
+	}
+	pthread_mutex_unlock(&a->mu);
+	return mine;
+}
+
+size_t bz2_ahead_read(struct bz2_ahead *a, void *buf, size_t len)
+{
+	size_t n, at;
+
+	pthread_mutex_lock(&a->mu);
+	while (a->rpos == a->wpos && a->state == AH_RUN)
+		pthread_cond_wait(&a->ready, &a->mu);
+	n = a->wpos - a->rpos;
+	at = a->rpos;
+	pthread_mutex_unlock(&a->mu);
+	if (n == 0)
+		return 0;
+	/* the worker writes only past wpos, and moves back to the start
+	 * only when all is read: [at, at + n) stays as it is */
+	n = n < len ? n : len;
+	memcpy(buf, a->buf + at, n);
+	pthread_mutex_lock(&a->mu);
+	a->rpos += n;
+	if (a->rpos == a->wpos)
+		pthread_cond_signal(&a->wake);
+	pthread_mutex_unlock(&a->mu);
+	return n;
+}
+
+void bz2_ahead_result(struct bz2_ahead *a, struct bz2_ahead_end *end,
+		      struct bz2_bits *bits)
+{
+	struct bz2_bits t;
+
+	pthread_mutex_lock(&a->mu);
+	*end = a->end;
+	t = a->bits;
+	a->bits = *bits;
+	*bits = t;
+	a->state = AH_IDLE;
+	pthread_mutex_unlock(&a->mu);
+}
