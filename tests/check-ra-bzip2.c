@@ -13,8 +13,8 @@
 
 #include "check-suites.h"
 #include "check-util.h"
-#include "ra.h"
-#include "strbuf.h"
+#include "codec/codec.h"
+#include "base/strbuf.h"
 
 
 /* The image: pieces of noise, text and zeros; bzip2 -1 makes blocks of

@@ -17,7 +17,7 @@
 
 #include "check-suites.h"
 #include "check-util.h"
-#include "ra-gzip.h"
+#include "codec/ra-gzip.h"
 
 #define DATA_LEN (14u << 20)	/* several 4 MiB spans */
 #define MAX_POINTS 64

@@ -20,7 +20,7 @@
 
 #include "check-suites.h"
 #include "check-util.h"
-#include "ra.h"
+#include "codec/codec.h"
 
 #define XT_SIZE (6u * 1024 * 1024 + 12345)
 /* The first stream holds this much, in blocks of XT_BLOCK. */

@@ -17,8 +17,8 @@
 
 #include "check-suites.h"
 #include "check-util.h"
-#include "ra.h"
-#include "strbuf.h"
+#include "codec/codec.h"
+#include "base/strbuf.h"
 
 #define ZT_SIZE (6u * 1024 * 1024 + 12345)
 #define ZT_PIECE (1024 * 1024)

@@ -358,7 +358,7 @@ int cu_open_scratch(const char *name, uint64_t *size)
 	return fd;
 }
 
-size_t cu_ra_read(const struct ra_format_ops *ops, void *cur,
+size_t cu_ra_read(const struct codec_seek_ops *ops, void *cur,
 		  unsigned char *buf, size_t len)
 {
 	struct bmap_err err = { "" };
@@ -375,7 +375,7 @@ size_t cu_ra_read(const struct ra_format_ops *ops, void *cur,
 	return done;
 }
 
-void cu_ra_check_at(const struct ra_format_ops *ops, void *fmt,
+void cu_ra_check_at(const struct codec_seek_ops *ops, void *fmt,
 		    const unsigned char *data, uint64_t size, uint64_t off,
 		    size_t want)
 {

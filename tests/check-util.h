@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "bmap.h"
-#include "ra.h"
+#include "codec/codec.h"
 
 /* A piece of data in a generated sparse file: bytes [off, off + len). */
 struct cu_piece {
@@ -80,12 +80,12 @@ int cu_open_scratch(const char *name, uint64_t *size);
 
 /* Seek point formats (ra.h): read len bytes with a cursor (fewer only at
  * the end), failing the test on an error; the count read. */
-size_t cu_ra_read(const struct ra_format_ops *ops, void *cur,
+size_t cu_ra_read(const struct codec_seek_ops *ops, void *cur,
 		  unsigned char *buf, size_t len);
 /* A cursor for off starts at point(off), at or before off, and reads the
  * image data (size bytes) from there up to off + want, then ends when
  * the image does. */
-void cu_ra_check_at(const struct ra_format_ops *ops, void *fmt,
+void cu_ra_check_at(const struct codec_seek_ops *ops, void *fmt,
 		    const unsigned char *data, uint64_t size, uint64_t off,
 		    size_t want);
 

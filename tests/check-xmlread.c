@@ -16,7 +16,7 @@
 #include "bmap.h"
 #include "check-suites.h"
 #include "check-util.h"
-#include "xml.h"
+#include "bmap/xml.h"
 
 #define V12 "test.image.bmap.v1.2"
 #define V13 "test.image.bmap.v1.3"

@@ -29,9 +29,9 @@
 #include <unistd.h>
 
 #include "bmap.h"
-#include "ra-index.h"
-#include "ra.h"
-#include "strbuf.h"
+#include "fs/ra-index.h"
+#include "codec/codec.h"
+#include "base/strbuf.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -41,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define READ_MAX (256u << 10)
 
 struct sample {
-	const struct ra_format_ops *ops;
+	const struct codec_seek_ops *ops;
 	const char *file;
 	const char *raw;	/* what it decompresses to */
 	int fd;
@@ -72,7 +72,7 @@ static void write_seeds(const char *dir)
 	static unsigned char buf[1 << 16];
 
 	for (size_t i = 0; i < NSAMPLES; i++) {
-		const struct ra_format_ops *ops = samples[i].ops;
+		const struct codec_seek_ops *ops = samples[i].ops;
 		struct bmap_err err;
 		struct strbuf sb;
 		void *fmt, *cur;
@@ -186,7 +186,7 @@ static void write_index(const struct sample *s, const char *hdr,
 
 /* Read a little from off through a cursor, checking what the format
  * promises about where it starts. */
-static void read_some(const struct ra_format_ops *ops, void *fmt,
+static void read_some(const struct codec_seek_ops *ops, void *fmt,
 		      uint64_t off)
 {
 	static unsigned char buf[1 << 16];
