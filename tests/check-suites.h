@@ -18,5 +18,6 @@ Suite *ra_zstd_suite(void);
 Suite *ra_suite(void);
 Suite *view_suite(void);
 Suite *source_suite(void);
+Suite *seekidx_suite(void);
 
 #endif

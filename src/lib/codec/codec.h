@@ -208,8 +208,8 @@ struct codec_seek_ops {
 };
 
 /* Exactly len bytes of the compressed file at off: -errno "cannot read
- * the <what> file: ...", or -EBADMSG "truncated <what> file" when the
- * file ends first (no seek point is ever past the end of a good one). */
+ * the <what> file: ...", or -EIO "truncated <what> data" when the file
+ * ends first (codec_truncated). */
 int codec_pread(int fd, void *buf, size_t len, uint64_t off,
 		 const char *what, struct bmap_err *err);
 

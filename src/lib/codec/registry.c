@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/io.h"
 #include "codec/codec.h"
 
 static bool starts(const unsigned char *h, size_t n, const char *magic,
@@ -146,4 +147,17 @@ int codec_corrupt(struct bmap_err *err, const char *fmt, const char *why,
 	vsnprintf(buf, sizeof(buf), why, ap);
 	va_end(ap);
 	return bmap_seterr(err, EBADMSG, "corrupt %s data: %s", fmt, buf);
+}
+
+int codec_pread(int fd, void *buf, size_t len, uint64_t off,
+		const char *what, struct bmap_err *err)
+{
+	ssize_t n = io_pread_full(fd, buf, len, off);
+
+	if (n < 0)
+		return bmap_seterr(err, (int)-n, "cannot read the %s file: %s",
+				   what, strerror((int)-n));
+	if ((size_t)n < len)
+		return codec_truncated(err, what);
+	return 0;
 }

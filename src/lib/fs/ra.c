@@ -93,28 +93,6 @@ struct bmap_ra {
 	void *tap_ctx;
 };
 
-int codec_pread(int fd, void *buf, size_t len, uint64_t off,
-		 const char *what, struct bmap_err *err)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pread(fd, (char *)buf + done, len - done,
-				  (off_t)(off + done));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return bmap_seterr(err, errno, "cannot read the %s file: "
-					   "%s", what, strerror(errno));
-		if (n == 0)
-			return bmap_seterr(err, EBADMSG, "truncated %s file",
-					   what);
-		done += (size_t)n;
-	}
-	return 0;
-}
-
 /* ------------------------------------------------------------------ */
 /* Opening: which format                                               */
 
