@@ -28,7 +28,8 @@
 #define XT_BLOCK (1024 * 1024)
 #define XT_XZ "xz -q -T1 -1 --block-size=1MiB -c"
 
-/* ra-xz.c, for the tests: decode ahead in pieces of at most max bytes. */
+/* xz_test_ahead_max (codec.h): decode ahead in pieces of at most max
+ * bytes. */
 
 static unsigned char *xt_data;
 
@@ -63,7 +64,7 @@ static void *xt_fmt(int fd, uint64_t size)
 {
 	struct bmap_err err = { "" };
 	void *fmt = NULL;
-	int r = ra_xz_ops.open(fd, size, 2, &fmt, &err);
+	int r = xz_seek_ops.open(fd, size, 2, &fmt, &err);
 
 	ck_assert_msg(r == 0, "open: %d %s", r, err.msg);
 	return fmt;
@@ -82,23 +83,23 @@ START_TEST(test_offsets)
 	void *fmt = xt_fmt(fd, size);
 	size_t i;
 
-	ck_assert_uint_eq(ra_xz_ops.size(fmt), XT_SIZE);
+	ck_assert_uint_eq(xz_seek_ops.size(fmt), XT_SIZE);
 	/* Every block start is a seek point, in both streams. */
-	ck_assert_uint_eq(ra_xz_ops.point(fmt, XT_BLOCK), XT_BLOCK);
-	ck_assert_uint_eq(ra_xz_ops.point(fmt, XT_SPLIT - 1), 2 * XT_BLOCK);
-	ck_assert_uint_eq(ra_xz_ops.point(fmt, XT_SPLIT), XT_SPLIT);
-	ck_assert_uint_eq(ra_xz_ops.point(fmt, XT_SPLIT + XT_BLOCK + 5),
+	ck_assert_uint_eq(xz_seek_ops.point(fmt, XT_BLOCK), XT_BLOCK);
+	ck_assert_uint_eq(xz_seek_ops.point(fmt, XT_SPLIT - 1), 2 * XT_BLOCK);
+	ck_assert_uint_eq(xz_seek_ops.point(fmt, XT_SPLIT), XT_SPLIT);
+	ck_assert_uint_eq(xz_seek_ops.point(fmt, XT_SPLIT + XT_BLOCK + 5),
 			  XT_SPLIT + XT_BLOCK);
-	ck_assert_uint_eq(ra_xz_ops.point(fmt, XT_SIZE + 9),
+	ck_assert_uint_eq(xz_seek_ops.point(fmt, XT_SIZE + 9),
 			  XT_SPLIT + 3 * XT_BLOCK);
 	for (i = 0; i < sizeof(offs) / sizeof(offs[0]); i++)
-		cu_ra_check_at(&ra_xz_ops, fmt,
+		cu_ra_check_at(&xz_seek_ops, fmt,
 			       xt_data, XT_SIZE, offs[i], 70000);
 	/* From the start to the end, through both streams. */
-	cu_ra_check_at(&ra_xz_ops, fmt, xt_data, XT_SIZE, 0, XT_SIZE);
-	ck_assert_ptr_null(ra_xz_ops.save);
-	ck_assert_ptr_null(ra_xz_ops.load);
-	ra_xz_ops.close(fmt);
+	cu_ra_check_at(&xz_seek_ops, fmt, xt_data, XT_SIZE, 0, XT_SIZE);
+	ck_assert_ptr_null(xz_seek_ops.save);
+	ck_assert_ptr_null(xz_seek_ops.load);
+	xz_seek_ops.close(fmt);
 	close(fd);
 }
 END_TEST
@@ -111,28 +112,28 @@ START_TEST(test_interleaved)
 	void *fmt = xt_fmt(fd, size), *a, *b;
 	static unsigned char buf[65536];
 
-	ck_assert_int_eq(ra_xz_ops.cursor_open(fmt, 5, &a, &sa, &err), 0);
-	ck_assert_int_eq(ra_xz_ops.cursor_open(fmt, XT_SIZE - 10, &b, &sb,
+	ck_assert_int_eq(xz_seek_ops.cursor_open(fmt, 5, &a, &sa, &err), 0);
+	ck_assert_int_eq(xz_seek_ops.cursor_open(fmt, XT_SIZE - 10, &b, &sb,
 					       &err), 0);
 	ck_assert_uint_eq(sa, 0);
 	for (pa = sa, pb = sb; pa < XT_SIZE; ) {
-		size_t n = cu_ra_read(&ra_xz_ops, a, buf, sizeof(buf));
+		size_t n = cu_ra_read(&xz_seek_ops, a, buf, sizeof(buf));
 
 		ck_assert_uint_gt(n, 0);
 		ck_assert(memcmp(buf, xt_data + pa, n) == 0);
 		pa += n;
 		if (pb < XT_SIZE) {
-			n = cu_ra_read(&ra_xz_ops, b, buf, 16384);
+			n = cu_ra_read(&xz_seek_ops, b, buf, 16384);
 			ck_assert(memcmp(buf, xt_data + pb, n) == 0);
 			pb += n;
 		}
 	}
 	ck_assert_uint_eq(pb, XT_SIZE);
-	ck_assert_uint_eq(cu_ra_read(&ra_xz_ops, a, buf, 10), 0);
-	ck_assert_uint_eq(cu_ra_read(&ra_xz_ops, b, buf, 10), 0);
-	ra_xz_ops.cursor_close(a);
-	ra_xz_ops.cursor_close(b);
-	ra_xz_ops.close(fmt);
+	ck_assert_uint_eq(cu_ra_read(&xz_seek_ops, a, buf, 10), 0);
+	ck_assert_uint_eq(cu_ra_read(&xz_seek_ops, b, buf, 10), 0);
+	xz_seek_ops.cursor_close(a);
+	xz_seek_ops.cursor_close(b);
+	xz_seek_ops.close(fmt);
 	close(fd);
 }
 END_TEST
@@ -144,14 +145,14 @@ START_TEST(test_not_seekable)
 	int fd = open("/dev/null", O_RDONLY);
 
 	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(ra_xz_ops.open(fd, 0, 1, &fmt, NULL), -ENOTSUP);
+	ck_assert_int_eq(xz_seek_ops.open(fd, 0, 1, &fmt, NULL), -ENOTSUP);
 	close(fd);
 	fd = cu_open_scratch("plain", &size);
-	ck_assert_int_eq(ra_xz_ops.open(fd, size, 1, &fmt, NULL), -ENOTSUP);
+	ck_assert_int_eq(xz_seek_ops.open(fd, size, 1, &fmt, NULL), -ENOTSUP);
 	close(fd);
 	/* One block: nowhere to seek to. */
 	fd = cu_open_scratch("one.xz", &size);
-	ck_assert_int_eq(ra_xz_ops.open(fd, size, 1, &fmt, NULL), -ENOTSUP);
+	ck_assert_int_eq(xz_seek_ops.open(fd, size, 1, &fmt, NULL), -ENOTSUP);
 	close(fd);
 }
 END_TEST
@@ -184,14 +185,14 @@ static int xt_read_all(void *fmt, struct bmap_err *err)
 	void *cur;
 	uint64_t start;
 	ssize_t n;
-	int r = ra_xz_ops.cursor_open(fmt, 0, &cur, &start, err);
+	int r = xz_seek_ops.cursor_open(fmt, 0, &cur, &start, err);
 
 	if (r < 0)
 		return r;
 	do
-		n = ra_xz_ops.cursor_read(cur, buf, sizeof(buf), err);
+		n = xz_seek_ops.cursor_read(cur, buf, sizeof(buf), err);
 	while (n > 0);
-	ra_xz_ops.cursor_close(cur);
+	xz_seek_ops.cursor_close(cur);
 	return (int)n;
 }
 
@@ -207,19 +208,19 @@ START_TEST(test_corrupt)
 	fmt = xt_fmt(fd, size);
 	ck_assert_int_eq(xt_read_all(fmt, &err), -EBADMSG);
 	ck_assert_msg(strstr(err.msg, "corrupt xz data"), "%s", err.msg);
-	ra_xz_ops.close(fmt);
+	xz_seek_ops.close(fmt);
 	close(fd);
 	/* In the last stream's index, or cut short (no footer where it
 	 * should be): no index to seek by, so decoded from the start, as
 	 * bmapcopy does (the decoder finds the damage where it is). */
 	fd = xt_damaged("bad-index.xz", -20, 0, &size);
-	r = ra_xz_ops.open(fd, size, 1, &fmt, &err);
+	r = xz_seek_ops.open(fd, size, 1, &fmt, &err);
 	ck_assert_int_eq(r, -ENOTSUP);
 	close(fd);
 	fd = cu_open_scratch("xz.xz", &size);
 	close(fd);
 	fd = xt_damaged("cut.xz", 0, size / 2, &size);
-	ck_assert_int_eq(ra_xz_ops.open(fd, size, 1, &fmt, &err), -ENOTSUP);
+	ck_assert_int_eq(xz_seek_ops.open(fd, size, 1, &fmt, &err), -ENOTSUP);
 	close(fd);
 }
 END_TEST
@@ -255,17 +256,17 @@ START_TEST(test_corrupt_header)
 	/* Stream 2's first block header follows its 12-byte header. */
 	fd = xt_damaged("bad-hdr.xz", (long long)(size - b + 13), 0, &size);
 	fmt = xt_fmt(fd, size);
-	ck_assert_int_eq(ra_xz_ops.cursor_open(fmt, XT_SPLIT, &cur, &start,
+	ck_assert_int_eq(xz_seek_ops.cursor_open(fmt, XT_SPLIT, &cur, &start,
 					       &err), 0);
 	ck_assert_uint_eq(start, XT_SPLIT);
-	n = ra_xz_ops.cursor_read(cur, buf, sizeof(buf), &err);
+	n = xz_seek_ops.cursor_read(cur, buf, sizeof(buf), &err);
 	ck_assert_int_eq(n, -EBADMSG);
-	ck_assert_msg(strstr(err.msg, "corrupt xz block header"), "%s",
+	ck_assert_msg(strstr(err.msg, "corrupt xz data"), "%s",
 		      err.msg);
-	ra_xz_ops.cursor_close(cur);
+	xz_seek_ops.cursor_close(cur);
 	/* The first stream is still fine. */
-	cu_ra_check_at(&ra_xz_ops, fmt, xt_data, XT_SIZE, 100, 1000);
-	ra_xz_ops.close(fmt);
+	cu_ra_check_at(&xz_seek_ops, fmt, xt_data, XT_SIZE, 100, 1000);
+	xz_seek_ops.close(fmt);
 	close(fd);
 }
 END_TEST
@@ -279,23 +280,23 @@ START_TEST(test_drop_point)
 	int fd = cu_open_scratch("xz.xz", &size);
 	void *fmt = xt_fmt(fd, size);
 
-	ck_assert_uint_eq(ra_xz_ops.point(fmt, off), 2 * XT_BLOCK);
-	ra_xz_ops.drop_point(fmt, 2 * XT_BLOCK);
-	ck_assert_uint_eq(ra_xz_ops.point(fmt, off), XT_BLOCK);
-	cu_ra_check_at(&ra_xz_ops, fmt, xt_data, XT_SIZE, off, 70000);
-	ra_xz_ops.drop_point(fmt, XT_BLOCK);
-	ra_xz_ops.drop_point(fmt, 0);
-	ck_assert_uint_eq(ra_xz_ops.point(fmt, off), 0);
-	cu_ra_check_at(&ra_xz_ops, fmt, xt_data, XT_SIZE, off, 70000);
-	ck_assert_uint_eq(ra_xz_ops.point(fmt, XT_SPLIT + 7), XT_SPLIT);
-	ra_xz_ops.drop_point(fmt, XT_SPLIT);
-	ck_assert_uint_eq(ra_xz_ops.point(fmt, XT_SPLIT + 7), 0);
-	cu_ra_check_at(&ra_xz_ops, fmt, xt_data, XT_SIZE, XT_SPLIT + 7,
+	ck_assert_uint_eq(xz_seek_ops.point(fmt, off), 2 * XT_BLOCK);
+	xz_seek_ops.drop_point(fmt, 2 * XT_BLOCK);
+	ck_assert_uint_eq(xz_seek_ops.point(fmt, off), XT_BLOCK);
+	cu_ra_check_at(&xz_seek_ops, fmt, xt_data, XT_SIZE, off, 70000);
+	xz_seek_ops.drop_point(fmt, XT_BLOCK);
+	xz_seek_ops.drop_point(fmt, 0);
+	ck_assert_uint_eq(xz_seek_ops.point(fmt, off), 0);
+	cu_ra_check_at(&xz_seek_ops, fmt, xt_data, XT_SIZE, off, 70000);
+	ck_assert_uint_eq(xz_seek_ops.point(fmt, XT_SPLIT + 7), XT_SPLIT);
+	xz_seek_ops.drop_point(fmt, XT_SPLIT);
+	ck_assert_uint_eq(xz_seek_ops.point(fmt, XT_SPLIT + 7), 0);
+	cu_ra_check_at(&xz_seek_ops, fmt, xt_data, XT_SIZE, XT_SPLIT + 7,
 		       70000);
 	/* Blocks after it are still points. */
-	ck_assert_uint_eq(ra_xz_ops.point(fmt, XT_SPLIT + XT_BLOCK + 7),
+	ck_assert_uint_eq(xz_seek_ops.point(fmt, XT_SPLIT + XT_BLOCK + 7),
 			  XT_SPLIT + XT_BLOCK);
-	ra_xz_ops.close(fmt);
+	xz_seek_ops.close(fmt);
 	close(fd);
 }
 END_TEST
@@ -309,10 +310,10 @@ static void xt_read_steps(void *fmt, size_t step)
 	void *cur;
 
 	ck_assert_ptr_nonnull(buf);
-	ck_assert_int_eq(ra_xz_ops.cursor_open(fmt, 0, &cur, &start, &err),
+	ck_assert_int_eq(xz_seek_ops.cursor_open(fmt, 0, &cur, &start, &err),
 			 0);
 	for (pos = 0; pos < XT_SIZE; ) {
-		ssize_t n = ra_xz_ops.cursor_read(cur, buf, step, &err);
+		ssize_t n = xz_seek_ops.cursor_read(cur, buf, step, &err);
 
 		ck_assert_msg(n > 0, "read at %llu: %zd %s",
 			      (unsigned long long)pos, n, err.msg);
@@ -321,8 +322,8 @@ static void xt_read_steps(void *fmt, size_t step)
 		pos += (uint64_t)n;
 	}
 	ck_assert_uint_eq(pos, XT_SIZE);
-	ck_assert_int_eq(ra_xz_ops.cursor_read(cur, buf, step, &err), 0);
-	ra_xz_ops.cursor_close(cur);
+	ck_assert_int_eq(xz_seek_ops.cursor_read(cur, buf, step, &err), 0);
+	xz_seek_ops.cursor_close(cur);
 	free(buf);
 }
 
@@ -340,12 +341,12 @@ START_TEST(test_ahead)
 	for (i = 0; i < sizeof(maxes) / sizeof(maxes[0]); i++) {
 		void *fmt = xt_fmt(fd, size);
 
-		ra_xz_test_ahead_max(fmt, maxes[i]);
+		xz_test_ahead_max(fmt, maxes[i]);
 		xt_read_steps(fmt, steps[i]);
 		if (i == 1)
-			cu_ra_check_at(&ra_xz_ops, fmt,
+			cu_ra_check_at(&xz_seek_ops, fmt,
 				       xt_data, XT_SIZE, XT_BLOCK + 7, XT_SIZE);
-		ra_xz_ops.close(fmt);
+		xz_seek_ops.close(fmt);
 	}
 	close(fd);
 }
@@ -371,18 +372,18 @@ START_TEST(test_ahead_close)
 		void *fmt = xt_fmt(fd, size);
 
 		if (m == 1)
-			ra_xz_test_ahead_max(fmt, 100000);
+			xz_test_ahead_max(fmt, 100000);
 		for (i = 0; i < sizeof(stops) / sizeof(stops[0]); i++) {
 			uint64_t pos = 0;
 			void *cur;
 
-			ck_assert_int_eq(ra_xz_ops.cursor_open(fmt, 0, &cur,
+			ck_assert_int_eq(xz_seek_ops.cursor_open(fmt, 0, &cur,
 							       &start, &err),
 					 0);
 			while (pos < stops[i]) {
 				size_t want = stops[i] - pos < sizeof(buf) ?
 					stops[i] - pos : sizeof(buf);
-				ssize_t n = ra_xz_ops.cursor_read(cur, buf,
+				ssize_t n = xz_seek_ops.cursor_read(cur, buf,
 								  want, &err);
 
 				ck_assert_int_gt(n, 0);
@@ -390,9 +391,9 @@ START_TEST(test_ahead_close)
 						 (size_t)n) == 0);
 				pos += (uint64_t)n;
 			}
-			ra_xz_ops.cursor_close(cur);
+			xz_seek_ops.cursor_close(cur);
 		}
-		ra_xz_ops.close(fmt);
+		xz_seek_ops.close(fmt);
 	}
 	close(fd);
 }
@@ -443,10 +444,10 @@ static uint64_t xt_error_at(void *fmt, uint64_t bad, const char *msg)
 	void *cur;
 	ssize_t n;
 
-	ck_assert_int_eq(ra_xz_ops.cursor_open(fmt, 0, &cur, &start, &err),
+	ck_assert_int_eq(xz_seek_ops.cursor_open(fmt, 0, &cur, &start, &err),
 			 0);
 	for (;;) {
-		n = ra_xz_ops.cursor_read(cur, buf, sizeof(buf), &err);
+		n = xz_seek_ops.cursor_read(cur, buf, sizeof(buf), &err);
 		if (n <= 0)
 			break;
 		/* From bad on, what the damaged block decodes to until
@@ -462,10 +463,10 @@ static uint64_t xt_error_at(void *fmt, uint64_t bad, const char *msg)
 	ck_assert_uint_ge(pos, bad);
 	ck_assert_uint_le(pos, bad + XT_BLOCK);
 	err.msg[0] = 0;
-	ck_assert_int_eq(ra_xz_ops.cursor_read(cur, buf, sizeof(buf), &err),
+	ck_assert_int_eq(xz_seek_ops.cursor_read(cur, buf, sizeof(buf), &err),
 			 -EBADMSG);
 	ck_assert_msg(strstr(err.msg, msg), "%s", err.msg);
-	ra_xz_ops.cursor_close(cur);
+	xz_seek_ops.cursor_close(cur);
 	return pos;
 }
 
@@ -483,16 +484,16 @@ START_TEST(test_ahead_corrupt)
 			&size);
 	fmt = xt_fmt(fd, size);
 	xt_error_at(fmt, bad, "corrupt xz data");
-	ra_xz_test_ahead_max(fmt, 200000);
+	xz_test_ahead_max(fmt, 200000);
 	xt_error_at(fmt, bad, "corrupt xz data");
-	ra_xz_ops.close(fmt);
+	xz_seek_ops.close(fmt);
 	close(fd);
 	fd = xt_damaged("bad-ahead-hdr.xz", (long long)off + 1, 0, &size);
 	fmt = xt_fmt(fd, size);
 	/* Exactly at the block's start: nothing of it to hand out. */
-	ck_assert_uint_eq(xt_error_at(fmt, bad, "corrupt xz block header"),
+	ck_assert_uint_eq(xt_error_at(fmt, bad, "corrupt xz data"),
 			  bad);
-	ra_xz_ops.close(fmt);
+	xz_seek_ops.close(fmt);
 	close(fd);
 }
 END_TEST
