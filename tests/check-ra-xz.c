@@ -498,6 +498,232 @@ START_TEST(test_ahead_corrupt)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ */
+/* Damaged files: bmapcopy's STREAM side and bmapfs's SEEK side agree  */
+
+/* How a case damages xz.xz (stream 1 "a.xz", 8 bytes of padding, stream
+ * 2 "b.xz"), at an offset counted from a place in it. */
+enum xt_how {
+	XT_CUT,		/* keep the bytes before where */
+	XT_FLIP,	/* flip a bit of the byte at where */
+	XT_APPEND,	/* add tail (tlen bytes) after the end */
+	XT_NOPAD,	/* a.xz and b.xz with no padding between */
+};
+/* Where the offset counts from: the start, the end or the middle of
+ * xz.xz, or the end of its first stream. */
+enum xt_from { XT_START, XT_END, XT_MID, XT_A_END };
+
+struct xt_case {
+	const char *what;
+	enum xt_how how;
+	enum xt_from from;
+	long long where;
+	const char *tail;
+	size_t tlen;
+	bool seekable;		/* bmapfs finds the blocks by the index */
+	int error;		/* what both say: 0, EIO or EBADMSG */
+	const char *msg;	/* and how their message starts */
+	uint64_t size;		/* 0: all of the data, when error is 0 */
+};
+
+static const struct xt_case xt_cases[] = {
+	{ "cut in block 1", XT_CUT, XT_START, 100, NULL, 0, false, EIO,
+	  "truncated xz data", 0 },
+	{ "cut in stream 1", XT_CUT, XT_A_END, -3000, NULL, 0, false, EIO,
+	  "truncated xz data", 0 },
+	{ "cut in stream 1's index", XT_CUT, XT_A_END, -20, NULL, 0, false, EIO,
+	  "truncated xz data", 0 },
+	{ "cut in stream 2", XT_CUT, XT_END, -100000, NULL, 0, false, EIO,
+	  "truncated xz data", 0 },
+	{ "cut in the last footer", XT_CUT, XT_END, -1, NULL, 0, false, EIO,
+	  "truncated xz data", 0 },
+	{ "cut in the padding", XT_CUT, XT_A_END, 2, NULL, 0, false, EBADMSG,
+	  "corrupt xz data: bad stream padding", 0 },
+	{ "cut after the padding", XT_CUT, XT_A_END, 8, NULL, 0, true, 0, NULL,
+	  XT_SPLIT },
+	{ "flip in the stream header", XT_FLIP, XT_START, 7, NULL, 0, false,
+	  EBADMSG, "corrupt xz data: ", 0 },
+	{ "flip in block 1's header", XT_FLIP, XT_START, 13, NULL, 0, true,
+	  EBADMSG, "corrupt xz data: ", 0 },
+	{ "flip early in block 1", XT_FLIP, XT_START, 300, NULL, 0, true,
+	  EBADMSG, "corrupt xz data: ", 0 },
+	{ "flip in the middle", XT_FLIP, XT_MID, 0, NULL, 0, true, EBADMSG,
+	  "corrupt xz data: ", 0 },
+	{ "flip in stream 1's index", XT_FLIP, XT_A_END, -20, NULL, 0, false,
+	  EBADMSG, "corrupt xz data: ", 0 },
+	{ "flip in stream 1's footer", XT_FLIP, XT_A_END, -6, NULL, 0, false,
+	  EBADMSG, "corrupt xz data: ", 0 },
+	{ "flip in the last index", XT_FLIP, XT_END, -20, NULL, 0, false,
+	  EBADMSG, "corrupt xz data: ", 0 },
+	{ "flip in the last footer", XT_FLIP, XT_END, -3, NULL, 0, false,
+	  EBADMSG, "corrupt xz data: ", 0 },
+	{ "trailing garbage", XT_APPEND, XT_END, 0, "x", 1, false, EBADMSG,
+	  "trailing garbage after xz data", 0 },
+	{ "padding, then garbage", XT_APPEND, XT_END, 0, "\0\0\0\0x", 5,
+	  false, EBADMSG, "trailing garbage after xz data", 0 },
+	{ "bad padding at the end", XT_APPEND, XT_END, 0, "\0\0\0", 3, false,
+	  EBADMSG, "corrupt xz data: bad stream padding", 0 },
+	{ "padding at the end", XT_APPEND, XT_END, 0, "\0\0\0\0", 4, true, 0,
+	  NULL, 0 },
+	{ "a stream header at the end", XT_APPEND, XT_END, 0,
+	  "\xfd" "7zXZ\0\0\x04\xe6\xd6\xb4\x46", 12, false, EIO,
+	  "truncated xz data", 0 },
+	{ "two streams, no padding", XT_NOPAD, XT_START, 0, NULL, 0, true, 0,
+	  NULL, 0 },
+};
+#define XT_NCASES (int)(sizeof(xt_cases) / sizeof(xt_cases[0]))
+
+/* The damaged file of case t, as scratch file "damaged.xz". */
+static void xt_make(const struct xt_case *t)
+{
+	uint64_t len, alen;
+	unsigned char *buf;
+	long long at = t->where;
+	int fd = cu_open_scratch("xz.xz", &len);
+
+	close(fd);
+	close(cu_open_scratch("a.xz", &alen));
+	if (t->how == XT_NOPAD) {
+		cu_run_scratch("cat", "a.xz", ">", "damaged.xz");
+		cu_run_scratch("cat", "b.xz", ">>", "damaged.xz");
+		return;
+	}
+	buf = malloc(len);
+	ck_assert_ptr_nonnull(buf);
+	fd = cu_open_scratch("xz.xz", &len);
+	ck_assert_int_eq(pread(fd, buf, len, 0), (ssize_t)len);
+	close(fd);
+	if (t->from == XT_END)
+		at += (long long)len;
+	else if (t->from == XT_MID)
+		at += (long long)len / 2;
+	else if (t->from == XT_A_END)
+		at += (long long)alen;
+	ck_assert(at >= 0 && (uint64_t)at <= len);
+	if (t->how == XT_CUT)
+		len = (uint64_t)at;
+	else if (t->how == XT_FLIP)
+		buf[at] ^= 0x10;
+	cu_write_scratch("damaged.xz", buf, len, "wb");
+	if (t->how == XT_APPEND)
+		cu_write_scratch("damaged.xz", t->tail, t->tlen, "ab");
+	free(buf);
+}
+
+/* What one side made of the file: the bytes before the error, the error
+ * (0 or -errno) and its message. */
+struct xt_outcome {
+	unsigned char *data;
+	uint64_t len;
+	int ret;
+	struct bmap_err err;
+};
+
+/* All of it through bmapcopy's side, in reads of 64 KiB. */
+static void xt_by_source(const char *path, unsigned threads,
+			 struct xt_outcome *o)
+{
+	const size_t cap = XT_SIZE + (2u << 20);
+	struct bmap_source *src;
+	ssize_t n;
+
+	o->data = malloc(cap);
+	ck_assert_ptr_nonnull(o->data);
+	/* Opening decodes the first bytes (to look for a tar archive):
+	 * it fails like a read. */
+	o->ret = bmap_source_open(&src, path, threads, &o->err);
+	if (o->ret < 0)
+		return;
+	do {
+		n = bmap_source_read(src, o->data + o->len,
+				     cap - o->len < 65536 ? cap - o->len :
+				     65536, &o->err);
+		if (n > 0)
+			o->len += (uint64_t)n;
+	} while (n > 0 && o->len < cap);
+	o->ret = n < 0 ? (int)n : 0;
+	if (o->ret < 0) {
+		/* A decoder that failed keeps failing, alike. */
+		struct bmap_err again = { "" };
+
+		ck_assert_int_eq(bmap_source_read(src, o->data, 65536,
+						  &again), o->ret);
+		ck_assert_str_eq(again.msg, o->err.msg);
+	}
+	bmap_source_close(src);
+}
+
+/* All of it through bmapfs's engine, chunk by chunk from the start. */
+static void xt_by_ra(const char *path, unsigned threads, bool seekable,
+		     struct xt_outcome *o)
+{
+	const size_t cap = XT_SIZE + (2u << 20);
+	struct bmap_ra_opts opts = { .threads = threads };
+	struct bmap_ra *ra;
+	ssize_t n;
+
+	o->data = malloc(cap);
+	ck_assert_ptr_nonnull(o->data);
+	/* Decoding from the start opens a source (above) at once. */
+	o->ret = bmap_ra_open(&ra, path, &opts, &o->err);
+	if (o->ret < 0 && !seekable)
+		return;
+	ck_assert_msg(o->ret == 0, "ra: %s", o->err.msg);
+	ck_assert_str_eq(bmap_ra_format(ra), seekable ? "xz, seekable" :
+			 "xz, sequential");
+	do {
+		n = bmap_ra_pread(ra, o->data + o->len, BMAP_RA_CHUNK, o->len,
+				  &o->err);
+		if (n > 0)
+			o->len += (uint64_t)n;
+	} while (n > 0 && o->len + BMAP_RA_CHUNK <= cap);
+	o->ret = n < 0 ? (int)n : 0;
+	bmap_ra_close(ra);
+}
+
+/* Case k with 1 and 2 threads: both sides give the same bytes (bmapfs
+ * only whole chunks: those before the one the error is in), then the
+ * same error, the one the case expects. */
+START_TEST(test_damaged)
+{
+	const struct xt_case *t = &xt_cases[_i / 2];
+	unsigned threads = 1 + (unsigned)(_i % 2);
+	struct xt_outcome s = { 0 }, r = { 0 };
+	uint64_t want;
+	char path[256];
+
+	xt_make(t);
+	cu_scratch_path(path, sizeof(path), "damaged.xz");
+	xt_by_source(path, threads, &s);
+	xt_by_ra(path, threads, t->seekable, &r);
+	ck_assert_msg(s.ret == -t->error, "%s: bmapcopy's side: %d %s",
+		      t->what, s.ret, s.ret ? s.err.msg : "");
+	ck_assert_msg(r.ret == -t->error, "%s: bmapfs's side: %d %s",
+		      t->what, r.ret, r.ret ? r.err.msg : "");
+	if (t->error) {
+		ck_assert_msg(!strncmp(s.err.msg, t->msg, strlen(t->msg)),
+			      "%s: bmapcopy's side: %s", t->what, s.err.msg);
+		ck_assert_msg(!strcmp(s.err.msg, r.err.msg),
+			      "%s: bmapcopy's side: %s; bmapfs's side: %s",
+			      t->what, s.err.msg, r.err.msg);
+		want = s.len / BMAP_RA_CHUNK * BMAP_RA_CHUNK;
+	} else {
+		want = t->size ? t->size : XT_SIZE;
+		ck_assert_uint_eq(s.len, want);
+	}
+	ck_assert_msg(r.len == want, "%s: bmapcopy's side %llu bytes, "
+		      "bmapfs's side %llu", t->what,
+		      (unsigned long long)s.len, (unsigned long long)r.len);
+	ck_assert(memcmp(s.data, r.data, (size_t)r.len) == 0);
+	/* What neither can have checked yet may be wrong, but not what
+	 * comes before the damaged block. */
+	if (t->how != XT_FLIP)
+		ck_assert(memcmp(s.data, xt_data, (size_t)s.len) == 0);
+	free(s.data);
+	free(r.data);
+}
+END_TEST
+
 Suite *ra_xz_suite(void)
 {
 	Suite *s = suite_create("ra-xz");
@@ -515,6 +741,11 @@ Suite *ra_xz_suite(void)
 	tcase_add_test(tc, test_ahead);
 	tcase_add_test(tc, test_ahead_close);
 	tcase_add_test(tc, test_ahead_corrupt);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("damaged");
+	tcase_add_unchecked_fixture(tc, xt_setup, xt_teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_loop_test(tc, test_damaged, 0, 2 * XT_NCASES);
 	suite_add_tcase(s, tc);
 	return s;
 }
