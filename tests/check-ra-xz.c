@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <lzma.h>
+
 #include "check-suites.h"
 #include "check-util.h"
 #include "codec/codec.h"
@@ -681,19 +683,19 @@ static void xt_by_ra(const char *path, unsigned threads, bool seekable,
 	bmap_ra_close(ra);
 }
 
-/* Case k with 1 and 2 threads: both sides give the same bytes (bmapfs
- * only whole chunks: those before the one the error is in), then the
- * same error, the one the case expects. */
-START_TEST(test_damaged)
+/* Scratch file name (the image's data[0..full) packed, then damaged as t
+ * says) through both sides with `threads` threads: the same bytes
+ * (bmapfs only whole chunks: those before the one the error is in), then
+ * the same error, the one t expects. */
+static void xt_agree(const struct xt_case *t, const char *name,
+		     unsigned threads, const unsigned char *data,
+		     uint64_t full)
 {
-	const struct xt_case *t = &xt_cases[_i / 2];
-	unsigned threads = 1 + (unsigned)(_i % 2);
 	struct xt_outcome s = { 0 }, r = { 0 };
 	uint64_t want;
 	char path[256];
 
-	xt_make(t);
-	cu_scratch_path(path, sizeof(path), "damaged.xz");
+	cu_scratch_path(path, sizeof(path), name);
 	xt_by_source(path, threads, &s);
 	xt_by_ra(path, threads, t->seekable, &r);
 	ck_assert_msg(s.ret == -t->error, "%s: bmapcopy's side: %d %s",
@@ -708,19 +710,73 @@ START_TEST(test_damaged)
 			      t->what, s.err.msg, r.err.msg);
 		want = s.len / BMAP_RA_CHUNK * BMAP_RA_CHUNK;
 	} else {
-		want = t->size ? t->size : XT_SIZE;
+		want = t->size ? t->size : full;
 		ck_assert_uint_eq(s.len, want);
 	}
 	ck_assert_msg(r.len == want, "%s: bmapcopy's side %llu bytes, "
 		      "bmapfs's side %llu", t->what,
 		      (unsigned long long)s.len, (unsigned long long)r.len);
 	ck_assert(memcmp(s.data, r.data, (size_t)r.len) == 0);
-	/* What neither can have checked yet may be wrong, but not what
-	 * comes before the damaged block. */
+	/* A flipped byte may give wrong bytes before either side finds it
+	 * (a block's check comes at its end); else every byte is right. */
 	if (t->how != XT_FLIP)
-		ck_assert(memcmp(s.data, xt_data, (size_t)s.len) == 0);
+		ck_assert(memcmp(s.data, data, (size_t)s.len) == 0);
 	free(s.data);
 	free(r.data);
+}
+
+/* Case _i / 2, with 1 and 2 threads. */
+START_TEST(test_damaged)
+{
+	const struct xt_case *t = &xt_cases[_i / 2];
+
+	xt_make(t);
+	xt_agree(t, "damaged.xz", 1 + (unsigned)(_i % 2), xt_data, XT_SIZE);
+}
+END_TEST
+
+/* Set the check ID of an xz stream of len bytes at buf to id, in its
+ * header and its footer, with their CRC32s. */
+static void xt_set_check(unsigned char *buf, size_t len, unsigned char id)
+{
+	uint32_t crc;
+	int i;
+
+	buf[7] = id;
+	crc = lzma_crc32(buf + 6, 2, 0);
+	for (i = 0; i < 4; i++)
+		buf[8 + i] = (unsigned char)(crc >> (8 * i));
+	buf[len - 3] = id;
+	crc = lzma_crc32(buf + len - 8, 6, 0);
+	for (i = 0; i < 4; i++)
+		buf[len - 12 + i] = (unsigned char)(crc >> (8 * i));
+}
+
+/* A check liblzma cannot verify (ID 2: reserved, of CRC32's size), in a
+ * file of several blocks: bmapcopy's side refuses the data, and bmapfs's
+ * side must not serve it unchecked either. With 1 and 2 threads. */
+START_TEST(test_unknown_check)
+{
+	static const struct xt_case t = {
+		"check ID 2", XT_CUT, XT_START, 0, NULL, 0, false, EBADMSG,
+		"corrupt xz data: unsupported integrity check", 0,
+	};
+	unsigned char *buf;
+	uint64_t len;
+	int fd;
+
+	cu_run_scratch("xz -q -T1 -1 --check=crc32 --block-size=1MiB -c",
+		       "xt-b", ">", "crc32.xz");
+	fd = cu_open_scratch("crc32.xz", &len);
+	buf = malloc(len);
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_int_eq(pread(fd, buf, len, 0), (ssize_t)len);
+	close(fd);
+	xt_set_check(buf, len, 2);
+	cu_write_scratch("check2.xz", buf, len, "wb");
+	free(buf);
+	xt_agree(&t, "check2.xz", 1 + (unsigned)_i, xt_data + XT_SPLIT,
+		 XT_SIZE - XT_SPLIT);
 }
 END_TEST
 
@@ -746,6 +802,7 @@ Suite *ra_xz_suite(void)
 	tcase_add_unchecked_fixture(tc, xt_setup, xt_teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_loop_test(tc, test_damaged, 0, 2 * XT_NCASES);
+	tcase_add_loop_test(tc, test_unknown_check, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }
