@@ -21,18 +21,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <fcntl.h>
 #include <unistd.h>
 
 #include "base/error.h"
 #include "codec/codec.h"
+#include "fs/cache.h"
 #include "fs/ra.h"
 #include "fs/ra-index.h"
 
-/* Bytes of image in a cached chunk. */
-#define RA_CHUNK BMAP_RA_CHUNK
 /* Chunks passed this close before the one wanted are kept. */
 #define RA_KEEP (8ull * RA_CHUNK)
 /* Cursors kept: enough for a few interleaved sequential readers. */
@@ -41,18 +39,6 @@
  * charged against the cache size: a small cache keeps fewer cursors, so
  * that cache_size bounds the decoded data the engine holds. */
 #define RA_CURSOR_COST (16ull << 20)
-
-struct chunk {
-	uint64_t idx;
-	size_t len;		/* RA_CHUNK, or fewer for the last chunk */
-	unsigned char *data;
-	uint64_t serial;	/* this decode of it, unique in the engine */
-	uint64_t point;		/* the seek point its decoder started at */
-	unsigned refs;		/* readers holding it (bmap_ra_get) */
-	bool gone;		/* out of the cache, freed at the last put */
-	struct chunk *prev, *next;	/* LRU list, most recent first */
-	struct chunk *hnext;		/* hash chain */
-};
 
 struct cursor {
 	void *state;		/* NULL: a free slot */
@@ -77,14 +63,11 @@ struct bmap_ra {
 
 	pthread_mutex_t lock;
 	pthread_cond_t changed;	/* a cursor was handed back */
-	struct chunk **hash;
-	size_t nhash;
-	struct chunk *lru_head, *lru_tail;
-	uint64_t cached, cache_max;
+	bool sync_made;		/* lock and changed are initialised */
+	struct ra_cache cache;
 	struct cursor cursors[RA_CURSORS];
 	int ncursors;		/* of them used: the cache size allows */
 	unsigned long tick;
-	uint64_t serial;	/* of the last chunk decoded */
 	bool saved_dirty;	/* cursors may have found new points */
 	/* A seek point failed a check: the index is removed, never saved
 	 * (__atomic: set with or without the lock held). */
@@ -234,6 +217,7 @@ int bmap_ra_open(struct bmap_ra **rap, const char *path,
 	struct bmap_ra *ra;
 	struct stat st;
 	unsigned threads = opts->threads ? opts->threads : 1;
+	uint64_t max;
 	int ret;
 
 	ra = calloc(1, sizeof(*ra));
@@ -252,22 +236,20 @@ int bmap_ra_open(struct bmap_ra **rap, const char *path,
 	}
 	ra->file_size = (uint64_t)st.st_size;
 	ra->file_mtime = st.st_mtim;
-	ra->cache_max = opts->cache_size ? opts->cache_size :
-		default_cache();
-	if (ra->cache_max < BMAP_RA_CACHE_MIN)
-		ra->cache_max = BMAP_RA_CACHE_MIN;
-	ra->ncursors = ra->cache_max / RA_CURSOR_COST < RA_CURSORS ?
-		(int)(ra->cache_max / RA_CURSOR_COST) : RA_CURSORS;
+	max = opts->cache_size ? opts->cache_size : default_cache();
+	if (max < BMAP_RA_CACHE_MIN)
+		max = BMAP_RA_CACHE_MIN;
+	ra->ncursors = max / RA_CURSOR_COST < RA_CURSORS ?
+		(int)(max / RA_CURSOR_COST) : RA_CURSORS;
 	if (ra->ncursors < 1)
 		ra->ncursors = 1;
-	ra->nhash = 4096;
-	ra->hash = calloc(ra->nhash, sizeof(*ra->hash));
-	if (!ra->hash) {
+	if (ra_cache_init(&ra->cache, max) < 0) {
 		ret = bmap_seterr(err, ENOMEM, "out of memory");
 		goto fail;
 	}
 	pthread_mutex_init(&ra->lock, NULL);
 	pthread_cond_init(&ra->changed, NULL);
+	ra->sync_made = true;
 	ret = pick_format(ra, path, threads, err);
 	if (ret < 0) {
 		ra->ops = NULL;
@@ -305,129 +287,12 @@ uint64_t bmap_ra_point(const struct bmap_ra *ra, uint64_t off)
 
 uint64_t bmap_ra_cache_size(const struct bmap_ra *ra)
 {
-	return ra->cache_max;
+	return ra->cache.max;
 }
 
 uint64_t bmap_ra_size(const struct bmap_ra *ra)
 {
 	return ra->ops->size(ra->fmt);
-}
-
-/* ------------------------------------------------------------------ */
-/* The cache                                                           */
-
-static struct chunk **hash_slot(struct bmap_ra *ra, uint64_t idx)
-{
-	struct chunk **p = &ra->hash[idx % ra->nhash];
-
-	while (*p && (*p)->idx != idx)
-		p = &(*p)->hnext;
-	return p;
-}
-
-static void lru_unlink(struct bmap_ra *ra, struct chunk *c)
-{
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		ra->lru_head = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	else
-		ra->lru_tail = c->prev;
-	c->prev = c->next = NULL;
-}
-
-static void lru_push(struct bmap_ra *ra, struct chunk *c)
-{
-	c->prev = NULL;
-	c->next = ra->lru_head;
-	if (ra->lru_head)
-		ra->lru_head->prev = c;
-	ra->lru_head = c;
-	if (!ra->lru_tail)
-		ra->lru_tail = c;
-}
-
-/* Chunk buffers are mapped, not malloc()ed: freed chunks then go back to
- * the system at once, where malloc's per-thread arenas (a FUSE daemon
- * has many threads) would keep hundreds of MiB above the cache's size. */
-static struct chunk *chunk_new(void)
-{
-	struct chunk *ch = calloc(1, sizeof(*ch));
-	void *p;
-
-	if (!ch)
-		return NULL;
-	p = mmap(NULL, RA_CHUNK, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED) {
-		free(ch);
-		return NULL;
-	}
-	ch->data = p;
-	return ch;
-}
-
-static void chunk_free(struct chunk *ch)
-{
-	if (ch)
-		munmap(ch->data, RA_CHUNK);
-	free(ch);
-}
-
-/* Called locked: out of the cache; freed now, or by the last reader
- * holding it. */
-static void chunk_drop(struct bmap_ra *ra, struct chunk *c)
-{
-	*hash_slot(ra, c->idx) = c->hnext;
-	lru_unlink(ra, c);
-	ra->cached -= c->len;
-	if (c->refs)
-		c->gone = true;
-	else
-		chunk_free(c);
-}
-
-static void lru_push_tail(struct bmap_ra *ra, struct chunk *c)
-{
-	c->next = NULL;
-	c->prev = ra->lru_tail;
-	if (ra->lru_tail)
-		ra->lru_tail->next = c;
-	ra->lru_tail = c;
-	if (!ra->lru_head)
-		ra->lru_head = c;
-}
-
-/* Called locked: the chunk, made most recent, or NULL. */
-static struct chunk *cache_get(struct bmap_ra *ra, uint64_t idx)
-{
-	struct chunk *c = *hash_slot(ra, idx);
-
-	if (c) {
-		lru_unlink(ra, c);
-		lru_push(ra, c);
-	}
-	return c;
-}
-
-/* Called locked: keep c (which the cache then owns). */
-static void cache_put(struct bmap_ra *ra, struct chunk *c)
-{
-	struct chunk **slot = hash_slot(ra, c->idx);
-
-	if (*slot) {		/* another thread got there first */
-		chunk_free(c);
-		return;
-	}
-	while (ra->lru_tail && ra->cached + c->len > ra->cache_max)
-		chunk_drop(ra, ra->lru_tail);
-	c->hnext = NULL;
-	c->serial = ++ra->serial;
-	*slot = c;
-	lru_push(ra, c);
-	ra->cached += c->len;
 }
 
 /* ------------------------------------------------------------------ */
@@ -516,7 +381,7 @@ static ssize_t cursor_fill(struct bmap_ra *ra, struct cursor *w,
 /* Read the whole chunk at *pos (chunk-aligned) into ch; 0 (ch->len 0)
  * when the image ends there. */
 static int read_chunk(struct bmap_ra *ra, struct cursor *w,
-		      struct chunk *ch, struct bmap_err *err)
+		      struct ra_chunk *ch, struct bmap_err *err)
 {
 	ssize_t n;
 
@@ -538,10 +403,10 @@ static int read_chunk(struct bmap_ra *ra, struct cursor *w,
  * otherwise cost a decode from far back.
  */
 static int decode_chunk(struct bmap_ra *ra, struct cursor *w, uint64_t idx,
-			struct chunk **out, struct bmap_err *err)
+			struct ra_chunk **out, struct bmap_err *err)
 {
 	uint64_t off = idx * RA_CHUNK;
-	struct chunk *ch = chunk_new();
+	struct ra_chunk *ch = ra_chunk_new();
 	ssize_t n;
 	int ret;
 
@@ -556,9 +421,9 @@ static int decode_chunk(struct bmap_ra *ra, struct cursor *w, uint64_t idx,
 			if (ret < 0 || ch->len < RA_CHUNK)
 				goto done;
 			pthread_mutex_lock(&ra->lock);
-			cache_put(ra, ch);
+			ra_cache_add(&ra->cache, ch);
 			pthread_mutex_unlock(&ra->lock);
-			ch = chunk_new();
+			ch = ra_chunk_new();
 			if (!ch)
 				return bmap_seterr(err, ENOMEM, "out of memory");
 			continue;
@@ -577,7 +442,7 @@ static int decode_chunk(struct bmap_ra *ra, struct cursor *w, uint64_t idx,
 		return 0;
 	}
 done:
-	chunk_free(ch);
+	ra_chunk_free(ch);
 	return ret;
 }
 
@@ -588,7 +453,7 @@ static int fetch_chunk(struct bmap_ra *ra, uint64_t idx, bool *eof,
 {
 	uint64_t off = idx * RA_CHUNK;
 	struct cursor *c, w;
-	struct chunk *ch = NULL;
+	struct ra_chunk *ch = NULL;
 	uint64_t point;
 	bool wait;
 	int i, ret;
@@ -596,7 +461,7 @@ static int fetch_chunk(struct bmap_ra *ra, uint64_t idx, bool *eof,
 	*eof = false;
 	for (;;) {
 
-		if (cache_get(ra, idx))
+		if (ra_cache_get(&ra->cache, idx))
 			return 0;
 		point = ra->ops->point(ra->fmt, off);
 		i = pick_cursor(ra, off, point, &wait);
@@ -632,7 +497,7 @@ static int fetch_chunk(struct bmap_ra *ra, uint64_t idx, bool *eof,
 	*c = w;
 	ra->saved_dirty = true;
 	if (ret == 0 && ch)
-		cache_put(ra, ch);
+		ra_cache_add(&ra->cache, ch);
 	else if (ret == 0)
 		*eof = true;
 	pthread_cond_broadcast(&ra->changed);
@@ -651,10 +516,10 @@ ssize_t bmap_ra_pread(struct bmap_ra *ra, void *buf, size_t len,
 		uint64_t pos = off + done;
 		uint64_t idx = pos / RA_CHUNK;
 		size_t in = (size_t)(pos % RA_CHUNK), n;
-		struct chunk *c;
+		struct ra_chunk *c;
 		bool eof;
 
-		c = cache_get(ra, idx);
+		c = ra_cache_get(&ra->cache, idx);
 		if (!c) {
 			ret = fetch_chunk(ra, idx, &eof, err);
 			if (ret < 0 || eof)
@@ -679,20 +544,20 @@ int bmap_ra_get(struct bmap_ra *ra, uint64_t off, struct bmap_ra_ref *ref,
 		struct bmap_err *err)
 {
 	uint64_t idx = off / RA_CHUNK;
-	struct chunk *c;
+	struct ra_chunk *c;
 	bool eof = false;
 	int ret = 0;
 
 	memset(ref, 0, sizeof(*ref));
 	ref->off = idx * RA_CHUNK;
 	pthread_mutex_lock(&ra->lock);
-	while (!(c = cache_get(ra, idx))) {
+	while (!(c = ra_cache_get(&ra->cache, idx))) {
 		ret = fetch_chunk(ra, idx, &eof, err);
 		if (ret < 0 || eof)
 			break;
 	}
 	if (c) {
-		c->refs++;
+		ra_cache_hold(c);
 		ref->data = c->data;
 		ref->len = c->len;
 		ref->serial = c->serial;
@@ -705,13 +570,12 @@ int bmap_ra_get(struct bmap_ra *ra, uint64_t off, struct bmap_ra_ref *ref,
 
 void bmap_ra_put(struct bmap_ra *ra, struct bmap_ra_ref *ref)
 {
-	struct chunk *c = ref->chunk;
+	struct ra_chunk *c = ref->chunk;
 
 	if (!c)
 		return;
 	pthread_mutex_lock(&ra->lock);
-	if (--c->refs == 0 && c->gone)
-		chunk_free(c);
+	ra_cache_release(c);
 	pthread_mutex_unlock(&ra->lock);
 	ref->chunk = NULL;
 	ref->data = NULL;
@@ -741,13 +605,10 @@ static bool drop_point(struct bmap_ra *ra, uint64_t point)
 
 bool bmap_ra_reject(struct bmap_ra *ra, const struct bmap_ra_ref *ref)
 {
-	struct chunk *cached;
 	bool again;
 
 	pthread_mutex_lock(&ra->lock);
-	cached = *hash_slot(ra, ref->off / RA_CHUNK);
-	if (cached && cached->serial == ref->serial)
-		chunk_drop(ra, cached);
+	ra_cache_reject(&ra->cache, ref->off / RA_CHUNK, ref->serial);
 	again = drop_point(ra, ref->point);
 	pthread_mutex_unlock(&ra->lock);
 	return again;
@@ -776,16 +637,10 @@ void bmap_ra_set_tap(struct bmap_ra *ra, bmap_ra_tap_fn tap, void *ctx)
 void bmap_ra_done(struct bmap_ra *ra, uint64_t off, uint64_t len)
 {
 	uint64_t idx = (off + RA_CHUNK - 1) / RA_CHUNK;
-	struct chunk *c;
 
 	pthread_mutex_lock(&ra->lock);
-	for (; (idx + 1) * RA_CHUNK <= off + len; idx++) {
-		c = *hash_slot(ra, idx);
-		if (c) {
-			lru_unlink(ra, c);
-			lru_push_tail(ra, c);
-		}
-	}
+	for (; (idx + 1) * RA_CHUNK <= off + len; idx++)
+		ra_cache_demote(&ra->cache, idx);
 	pthread_mutex_unlock(&ra->lock);
 }
 
@@ -827,13 +682,11 @@ void bmap_ra_close(struct bmap_ra *ra)
 			cursor_end(ra, &ra->cursors[i]);
 		ra->ops->close(ra->fmt);
 	}
-	while (ra->lru_tail)
-		chunk_drop(ra, ra->lru_tail);
-	if (ra->hash) {
+	ra_cache_fini(&ra->cache);
+	if (ra->sync_made) {
 		pthread_mutex_destroy(&ra->lock);
 		pthread_cond_destroy(&ra->changed);
 	}
-	free(ra->hash);
 	ra_index_close(ra->index);
 	close(ra->fd);
 	free(ra);
