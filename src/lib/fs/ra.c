@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * ra.c - random access into a compressed image: a pool of cursors
- * (decoders part-way through the image) and a bounded cache of decoded
- * chunks over the seekable formats of ra-*.c, or over bmap_source for
- * the rest (decoding from the start).
+ * ra.c - random access into a compressed image: reads through a pool of
+ * cursors (decoders part-way through the image) into the bounded cache
+ * of decoded chunks (cache.c). ra-open.c opens the engine: the format,
+ * the cache size, the index file.
  *
  * A read wants whole chunks. A cached chunk is copied out; a missing one
  * is decoded by the cursor that gets there cheapest: an idle cursor at or
@@ -18,282 +18,14 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <fcntl.h>
-#include <unistd.h>
+#include <sys/types.h>
 
 #include "base/error.h"
 #include "codec/codec.h"
 #include "fs/cache.h"
 #include "fs/ra.h"
-#include "fs/ra-index.h"
-
-/* Chunks passed this close before the one wanted are kept. */
-#define RA_KEEP (8ull * RA_CHUNK)
-/* Cursors kept: enough for a few interleaved sequential readers. */
-#define RA_CURSORS 6
-/* What a cursor may hold (a decoder's buffers, blocks decoded ahead),
- * charged against the cache size: a small cache keeps fewer cursors, so
- * that cache_size bounds the decoded data the engine holds. */
-#define RA_CURSOR_COST (16ull << 20)
-
-struct cursor {
-	void *state;		/* NULL: a free slot */
-	uint64_t start;		/* the seek point it started at */
-	uint64_t pos;		/* image offset of its next byte */
-	void *tap_state;	/* the tap's, for this cursor */
-	bool busy;		/* a thread is decoding with it */
-	unsigned long used;	/* tick of last use */
-};
-
-struct bmap_ra {
-	int fd;
-	const struct codec_seek_ops *ops;
-	void *fmt;
-	char format[64];
-	struct ra_index *index;	/* NULL: no index kept */
-	/* Why the index folder is not used ("": it is, or none was asked
-	 * for): for the program to say. */
-	struct bmap_err index_warning;
-	uint64_t file_size;
-	struct timespec file_mtime;
-
-	pthread_mutex_t lock;
-	pthread_cond_t changed;	/* a cursor was handed back */
-	bool sync_made;		/* lock and changed are initialised */
-	struct ra_cache cache;
-	struct cursor cursors[RA_CURSORS];
-	int ncursors;		/* of them used: the cache size allows */
-	unsigned long tick;
-	bool saved_dirty;	/* cursors may have found new points */
-	/* A seek point failed a check: the index is removed, never saved
-	 * (__atomic: set with or without the lock held). */
-	bool index_bad;
-	bmap_ra_tap_fn tap;
-	void *tap_ctx;
-};
-
-/* ------------------------------------------------------------------ */
-/* Opening: which format                                               */
-
-/* Does the decoded stream start like a tar or zip archive? Then the
- * image is a file inside it, which only the sequential path (through
- * the container) finds. */
-static bool holds_archive(const struct codec_seek_ops *ops, void *fmt)
-{
-	unsigned char head[512];
-	size_t got = 0;
-	uint64_t start;
-	void *cur;
-	ssize_t n = 1;
-
-	if (ops->cursor_open(fmt, 0, &cur, &start, NULL) < 0)
-		return false;
-	while (got < sizeof(head) && n > 0) {
-		n = ops->cursor_read(cur, head + got, sizeof(head) - got, NULL);
-		if (n > 0)
-			got += (size_t)n;
-	}
-	ops->cursor_close(cur);
-	return codec_is_archive(head, got);
-}
-
-/* The format by its magic (the registry's table): its SEEK decoder when
- * it has one and the file has seek points, else decoding from the start
- * (the STREAM side, through bmap_source), or the plain file itself. */
-static int pick_format(struct bmap_ra *ra, const char *path,
-		       unsigned threads, struct bmap_err *err)
-{
-	unsigned char head[CODEC_HEAD_MAX];
-	const struct codec *c;
-	struct bmap_source *src;
-	ssize_t n;
-	int ret;
-
-	do
-		n = pread(ra->fd, head, sizeof(head), 0);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return bmap_seterr(err, errno, "cannot read %s: %s", path,
-				   strerror(errno));
-	c = codec_find(head, (size_t)n);
-	if (c->seek) {
-		ret = c->seek->open(ra->fd, ra->file_size, threads, &ra->fmt,
-				    err);
-		if (ret < 0 && ret != -ENOTSUP)
-			return ret;
-		if (ret == 0 && holds_archive(c->seek, ra->fmt)) {
-			c->seek->close(ra->fmt);
-			ra->fmt = NULL;
-		} else if (ret == 0) {
-			ra->ops = c->seek;
-			snprintf(ra->format, sizeof(ra->format),
-				 "%s, seekable", c->name);
-			return 0;
-		}
-	}
-	/* Opened once here so that an unreadable or unknown input fails
-	 * now, not at the first read. */
-	ret = bmap_source_open(&src, path, threads, err);
-	if (ret < 0)
-		return ret;
-	if (bmap_source_seekable_fd(src) >= 0) {
-		bmap_source_close(src);
-		ra->ops = &ra_raw_ops;
-		ra->fmt = &ra->fd;
-		snprintf(ra->format, sizeof(ra->format), "raw");
-		return 0;
-	}
-	snprintf(ra->format, sizeof(ra->format), "%s, sequential",
-		 bmap_source_format(src));
-	bmap_source_close(src);
-	ra->ops = &ra_seq_ops;
-	return ra_seq_open(path, threads, &ra->fmt, err);
-}
-
-static uint64_t default_cache(void)
-{
-	long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
-	uint64_t c = pages > 0 && size > 0 ?
-		(uint64_t)pages * (uint64_t)size / 16 : 0;
-
-	if (c < BMAP_RA_CACHE_DEFAULT_MIN)
-		c = BMAP_RA_CACHE_DEFAULT_MIN;
-	if (c > BMAP_RA_CACHE_DEFAULT_MAX)
-		c = BMAP_RA_CACHE_DEFAULT_MAX;
-	return c;
-}
-
-/* Tell the format the image's size, when every byte read is checked: a
- * format may place seek points by it, and a wrong size then costs a
- * decode (the points fail their checks and are dropped), never a byte. */
-static void tell_size(struct bmap_ra *ra, const struct bmap_ra_opts *opts)
-{
-	if (opts->image_size && opts->verified && ra->ops->hint_size)
-		ra->ops->hint_size(ra->fmt, opts->image_size);
-}
-
-/*
- * The index is only an optimisation: a folder that cannot be used leaves
- * a warning, and a missing or stale index nothing (points are found again
- * as the image is read). Points that loaded but tell an image size other
- * than the caller's are let go of the same way (the format is opened
- * again, empty), and the file is saved over at close. Fails only when
- * that second open does.
- */
-static int use_index(struct bmap_ra *ra, const struct bmap_ra_opts *opts,
-		     const char *path, const struct stat *st,
-		     unsigned threads, struct bmap_err *err)
-{
-	uint64_t size;
-	int ret;
-
-	if (ra_index_open(&ra->index, opts->index_dir, ra->fd, path, st,
-			  &ra->index_warning) < 0) {
-		ra->index = NULL;
-		return 0;
-	}
-	if (ra_index_load(ra->index, ra->ops, ra->fmt) < 0)
-		return 0;
-	size = ra->ops->size(ra->fmt);
-	if (!opts->image_size || size == BMAP_SIZE_UNKNOWN ||
-	    size == opts->image_size)
-		return 0;
-	ra->ops->close(ra->fmt);
-	ra->fmt = NULL;
-	ra->saved_dirty = true;
-	ret = ra->ops->open(ra->fd, ra->file_size, threads, &ra->fmt, err);
-	if (ret == 0)
-		tell_size(ra, opts);
-	return ret;
-}
-
-int bmap_ra_open(struct bmap_ra **rap, const char *path,
-		 const struct bmap_ra_opts *opts, struct bmap_err *err)
-{
-	struct bmap_ra *ra;
-	struct stat st;
-	unsigned threads = opts->threads ? opts->threads : 1;
-	uint64_t max;
-	int ret;
-
-	ra = calloc(1, sizeof(*ra));
-	if (!ra)
-		return bmap_seterr(err, ENOMEM, "out of memory");
-	ra->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (ra->fd < 0) {
-		ret = bmap_seterr(err, errno, "cannot open %s: %s", path,
-				  strerror(errno));
-		free(ra);
-		return ret;
-	}
-	if (fstat(ra->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		ret = bmap_seterr(err, EINVAL, "%s: not a regular file", path);
-		goto fail;
-	}
-	ra->file_size = (uint64_t)st.st_size;
-	ra->file_mtime = st.st_mtim;
-	max = opts->cache_size ? opts->cache_size : default_cache();
-	if (max < BMAP_RA_CACHE_MIN)
-		max = BMAP_RA_CACHE_MIN;
-	ra->ncursors = max / RA_CURSOR_COST < RA_CURSORS ?
-		(int)(max / RA_CURSOR_COST) : RA_CURSORS;
-	if (ra->ncursors < 1)
-		ra->ncursors = 1;
-	if (ra_cache_init(&ra->cache, max) < 0) {
-		ret = bmap_seterr(err, ENOMEM, "out of memory");
-		goto fail;
-	}
-	pthread_mutex_init(&ra->lock, NULL);
-	pthread_cond_init(&ra->changed, NULL);
-	ra->sync_made = true;
-	ret = pick_format(ra, path, threads, err);
-	if (ret < 0) {
-		ra->ops = NULL;
-		goto fail;
-	}
-	tell_size(ra, opts);
-	if (opts->index_dir && ra->ops->load) {
-		ret = use_index(ra, opts, path, &st, threads, err);
-		if (ret < 0) {
-			ra->ops = NULL;
-			goto fail;
-		}
-	}
-	*rap = ra;
-	return 0;
-fail:
-	bmap_ra_close(ra);
-	return ret;
-}
-
-const char *bmap_ra_index_warning(const struct bmap_ra *ra)
-{
-	return ra->index_warning.msg[0] ? ra->index_warning.msg : NULL;
-}
-
-const char *bmap_ra_format(const struct bmap_ra *ra)
-{
-	return ra->format;
-}
-
-uint64_t bmap_ra_point(const struct bmap_ra *ra, uint64_t off)
-{
-	return ra->ops->point(ra->fmt, off);
-}
-
-uint64_t bmap_ra_cache_size(const struct bmap_ra *ra)
-{
-	return ra->cache.max;
-}
-
-uint64_t bmap_ra_size(const struct bmap_ra *ra)
-{
-	return ra->ops->size(ra->fmt);
-}
+#include "fs/ra-int.h"
 
 /* ------------------------------------------------------------------ */
 /* Cursors                                                             */
@@ -307,7 +39,7 @@ static int pick_cursor(struct bmap_ra *ra, uint64_t off, uint64_t point,
 
 	*wait = false;
 	for (i = 0; i < RA_CURSORS; i++) {
-		struct cursor *c = &ra->cursors[i];
+		struct ra_cursor *c = &ra->cursors[i];
 
 		if ((!c->state && !c->busy) || c->pos > off || c->pos < point)
 			continue;
@@ -323,8 +55,7 @@ static int pick_cursor(struct bmap_ra *ra, uint64_t off, uint64_t point,
 	return best;
 }
 
-/* Close a cursor's decoder, and tell the tap it is gone. */
-static void cursor_end(struct bmap_ra *ra, struct cursor *c)
+void ra_cursor_end(struct bmap_ra *ra, struct ra_cursor *c)
 {
 	if (c->state)
 		ra->ops->cursor_close(c->state);
@@ -341,7 +72,7 @@ static int free_slot(struct bmap_ra *ra)
 	int i, lru = -1;
 
 	for (i = 0; i < ra->ncursors; i++) {
-		struct cursor *c = &ra->cursors[i];
+		struct ra_cursor *c = &ra->cursors[i];
 
 		if (!c->state && !c->busy)
 			return i;
@@ -349,14 +80,14 @@ static int free_slot(struct bmap_ra *ra)
 			lru = i;
 	}
 	if (lru >= 0)
-		cursor_end(ra, &ra->cursors[lru]);
+		ra_cursor_end(ra, &ra->cursors[lru]);
 	return lru;
 }
 
 /* Read exactly len bytes (fewer only at the end) with cursor w (this
  * thread's copy of one held busy); w->pos follows, and the tap sees
  * every byte. */
-static ssize_t cursor_fill(struct bmap_ra *ra, struct cursor *w,
+static ssize_t cursor_fill(struct bmap_ra *ra, struct ra_cursor *w,
 			   unsigned char *buf, size_t len,
 			   struct bmap_err *err)
 {
@@ -380,7 +111,7 @@ static ssize_t cursor_fill(struct bmap_ra *ra, struct cursor *w,
 
 /* Read the whole chunk at *pos (chunk-aligned) into ch; 0 (ch->len 0)
  * when the image ends there. */
-static int read_chunk(struct bmap_ra *ra, struct cursor *w,
+static int read_chunk(struct bmap_ra *ra, struct ra_cursor *w,
 		      struct ra_chunk *ch, struct bmap_err *err)
 {
 	ssize_t n;
@@ -402,7 +133,7 @@ static int read_chunk(struct bmap_ra *ra, struct cursor *w,
  * chunks a little out of order, and one that was skipped could
  * otherwise cost a decode from far back.
  */
-static int decode_chunk(struct bmap_ra *ra, struct cursor *w, uint64_t idx,
+static int decode_chunk(struct bmap_ra *ra, struct ra_cursor *w, uint64_t idx,
 			struct ra_chunk **out, struct bmap_err *err)
 {
 	uint64_t off = idx * RA_CHUNK;
@@ -452,7 +183,7 @@ static int fetch_chunk(struct bmap_ra *ra, uint64_t idx, bool *eof,
 		       struct bmap_err *err)
 {
 	uint64_t off = idx * RA_CHUNK;
-	struct cursor *c, w;
+	struct ra_cursor *c, w;
 	struct ra_chunk *ch = NULL;
 	uint64_t point;
 	bool wait;
@@ -490,7 +221,7 @@ static int fetch_chunk(struct bmap_ra *ra, uint64_t idx, bool *eof,
 	if (ret == 0)
 		ret = decode_chunk(ra, &w, idx, &ch, err);
 	if (ret < 0)	/* a cursor that failed is in no state to go on */
-		cursor_end(ra, &w);
+		ra_cursor_end(ra, &w);
 
 	pthread_mutex_lock(&ra->lock);
 	w.busy = false;
@@ -595,10 +326,10 @@ static bool drop_point(struct bmap_ra *ra, uint64_t point)
 		ra->ops->drop_point(ra->fmt, point);
 	ra_mark_index_bad(ra);
 	for (i = 0; i < RA_CURSORS; i++) {
-		struct cursor *c = &ra->cursors[i];
+		struct ra_cursor *c = &ra->cursors[i];
 
 		if (c->state && !c->busy && c->start == point)
-			cursor_end(ra, c);
+			ra_cursor_end(ra, c);
 	}
 	return true;
 }
@@ -621,7 +352,7 @@ void bmap_ra_set_tap(struct bmap_ra *ra, bmap_ra_tap_fn tap, void *ctx)
 	pthread_mutex_lock(&ra->lock);
 	/* The old tap lets go of what it kept for each decoder. */
 	for (i = 0; i < RA_CURSORS; i++) {
-		struct cursor *c = &ra->cursors[i];
+		struct ra_cursor *c = &ra->cursors[i];
 
 		while (c->busy)
 			pthread_cond_wait(&ra->changed, &ra->lock);
@@ -642,52 +373,4 @@ void bmap_ra_done(struct bmap_ra *ra, uint64_t off, uint64_t len)
 	for (; (idx + 1) * RA_CHUNK <= off + len; idx++)
 		ra_cache_demote(&ra->cache, idx);
 	pthread_mutex_unlock(&ra->lock);
-}
-
-/* ------------------------------------------------------------------ */
-/* Closing                                                             */
-
-void ra_mark_index_bad(struct bmap_ra *ra)
-{
-	__atomic_store_n(&ra->index_bad, true, __ATOMIC_RELEASE);
-}
-
-int bmap_ra_save_index(struct bmap_ra *ra, struct bmap_err *err)
-{
-	int ret;
-
-	if (!ra->index || !ra->ops->save)
-		return 0;
-	/* A bad index is never saved back, nor left for the next run. */
-	if (__atomic_load_n(&ra->index_bad, __ATOMIC_ACQUIRE))
-		return ra_index_remove(ra->index, err);
-	pthread_mutex_lock(&ra->lock);
-	ret = ra->saved_dirty ? 1 : 0;
-	ra->saved_dirty = false;
-	pthread_mutex_unlock(&ra->lock);
-	if (!ret)
-		return 0;
-	return ra_index_save(ra->index, ra->ops, ra->fmt, err);
-}
-
-void bmap_ra_close(struct bmap_ra *ra)
-{
-	int i;
-
-	if (!ra)
-		return;
-	if (ra->ops) {
-		bmap_ra_save_index(ra, NULL);
-		for (i = 0; i < RA_CURSORS; i++)
-			cursor_end(ra, &ra->cursors[i]);
-		ra->ops->close(ra->fmt);
-	}
-	ra_cache_fini(&ra->cache);
-	if (ra->sync_made) {
-		pthread_mutex_destroy(&ra->lock);
-		pthread_cond_destroy(&ra->changed);
-	}
-	ra_index_close(ra->index);
-	close(ra->fd);
-	free(ra);
 }
