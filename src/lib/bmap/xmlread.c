@@ -226,7 +226,7 @@ static int number(struct reader *rd, xmlNodePtr n, uint64_t *out)
 	return ret;
 }
 
-static int geometry(struct reader *rd)
+static int read_geometry(struct reader *rd)
 {
 	uint64_t size, bs, count;
 	int ret;
@@ -343,7 +343,7 @@ out:
 	return ret;
 }
 
-static int ranges(struct reader *rd)
+static int read_ranges(struct reader *rd)
 {
 	uint64_t declared;
 	xmlNodePtr n;
@@ -410,8 +410,8 @@ int bmap_read_memory(struct bmap *map, const char *buf, size_t len,
 		goto out;
 	}
 	if ((ret = check_version(&rd, root)) || (ret = collect(&rd, root)) ||
-	    (ret = geometry(&rd)) || (ret = checksum_type(&rd)) ||
-	    (ret = file_checksum(&rd)) || (ret = ranges(&rd)))
+	    (ret = read_geometry(&rd)) || (ret = checksum_type(&rd)) ||
+	    (ret = file_checksum(&rd)) || (ret = read_ranges(&rd)))
 		goto out;
 out:
 	if (ret)
