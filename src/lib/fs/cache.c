@@ -114,7 +114,7 @@ void ra_cache_fini(struct ra_cache *cache)
 	cache->hash = NULL;
 }
 
-struct ra_chunk *ra_cache_get(struct ra_cache *cache, uint64_t idx)
+struct ra_chunk *ra_cache_lookup(struct ra_cache *cache, uint64_t idx)
 {
 	struct ra_chunk *c = *hash_slot(cache, idx);
 

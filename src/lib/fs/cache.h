@@ -46,8 +46,7 @@ struct ra_cache {
 /* An empty cache keeping at most max bytes of image: 0 or -ENOMEM. */
 int ra_cache_init(struct ra_cache *cache, uint64_t max);
 /* Let go of every chunk (held ones are freed at their last release) and
- * of the table. Safe on a cache whose init failed, or never ran on a
- * zeroed one. */
+ * of the table. Safe on a zeroed cache whose init failed or never ran. */
 void ra_cache_fini(struct ra_cache *cache);
 
 /* A chunk with room for RA_CHUNK bytes, owned by the caller, or NULL. */
@@ -55,7 +54,7 @@ struct ra_chunk *ra_chunk_new(void);
 void ra_chunk_free(struct ra_chunk *ch);
 
 /* Chunk idx, made the most recently used, or NULL. */
-struct ra_chunk *ra_cache_get(struct ra_cache *cache, uint64_t idx);
+struct ra_chunk *ra_cache_lookup(struct ra_cache *cache, uint64_t idx);
 /* Keep ch (filled in: idx, len, data, point), which the cache then owns:
  * it gets the next serial, and the least recently used chunks leave to
  * make room. When chunk idx is cached already (another thread decoded

@@ -192,7 +192,7 @@ static int fetch_chunk(struct bmap_ra *ra, uint64_t idx, bool *eof,
 	*eof = false;
 	for (;;) {
 
-		if (ra_cache_get(&ra->cache, idx))
+		if (ra_cache_lookup(&ra->cache, idx))
 			return 0;
 		point = ra->ops->point(ra->fmt, off);
 		i = pick_cursor(ra, off, point, &wait);
@@ -250,7 +250,7 @@ ssize_t bmap_ra_pread(struct bmap_ra *ra, void *buf, size_t len,
 		struct ra_chunk *c;
 		bool eof;
 
-		c = ra_cache_get(&ra->cache, idx);
+		c = ra_cache_lookup(&ra->cache, idx);
 		if (!c) {
 			ret = fetch_chunk(ra, idx, &eof, err);
 			if (ret < 0 || eof)
@@ -282,7 +282,7 @@ int bmap_ra_get(struct bmap_ra *ra, uint64_t off, struct bmap_ra_ref *ref,
 	memset(ref, 0, sizeof(*ref));
 	ref->off = idx * RA_CHUNK;
 	pthread_mutex_lock(&ra->lock);
-	while (!(c = ra_cache_get(&ra->cache, idx))) {
+	while (!(c = ra_cache_lookup(&ra->cache, idx))) {
 		ret = fetch_chunk(ra, idx, &eof, err);
 		if (ret < 0 || eof)
 			break;
