@@ -18,5 +18,6 @@ Suite *ra_zstd_suite(void);
 Suite *ra_suite(void);
 Suite *view_suite(void);
 Suite *source_suite(void);
+Suite *parity_suite(void);
 
 #endif
