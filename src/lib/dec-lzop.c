@@ -79,6 +79,10 @@ struct lzp {
 	size_t cbuf_size, dbuf_size;
 	const unsigned char *pend;	/* what is left of it */
 	size_t pend_len;
+	/* The first failure, given again by every later read: past a bad
+	 * block or header the input is no longer where a block starts. */
+	int failed;
+	struct bmap_err fail_err;
 };
 
 /* What a file's header says, after the magic. */
@@ -511,6 +515,11 @@ static ssize_t lzp_read(void *state, void *buf, size_t len,
 	size_t got = 0, n;
 	int ret;
 
+	if (s->failed) {
+		if (err)
+			*err = s->fail_err;
+		return s->failed;
+	}
 	while (got < len && s->phase != LZP_END) {
 		if (s->pend_len > 0) {
 			n = len - got < s->pend_len ? len - got : s->pend_len;
@@ -526,8 +535,12 @@ static ssize_t lzp_read(void *state, void *buf, size_t len,
 			ret = lzp_block(s, out + got, len - got, &n, err);
 			got += n;
 		}
-		if (ret < 0)
+		if (ret < 0) {
+			s->failed = ret;
+			if (err)
+				s->fail_err = *err;
 			return ret;
+		}
 	}
 	return (ssize_t)got;
 }
