@@ -109,7 +109,8 @@ static int lzp_truncated(struct bmap_err *err)
 
 static int lzp_bad_header(const char *what, struct bmap_err *err)
 {
-	return bmap_seterr(err, EBADMSG, "corrupt lzop header: %s", what);
+	return bmap_seterr(err, EBADMSG, "corrupt lzop data: %s (file "
+			   "header)", what);
 }
 
 static int lzp_corrupt(const struct lzp_block *b, const char *what,
@@ -347,8 +348,8 @@ static int lzp_file(struct lzp *s, struct bmap_err *err)
 	if (memcmp(m, lzp_magic, got) == 0 && got < sizeof(m))
 		return lzp_truncated(err);
 	if (memcmp(m, lzp_magic, got) != 0 && s->files > 0)
-		return bmap_seterr(err, EBADMSG,
-				   "trailing garbage after lzop data");
+		return bmap_seterr(err, EBADMSG, "corrupt lzop data: "
+				   "trailing garbage after the last file");
 	if (memcmp(m, lzp_magic, got) != 0)
 		return bmap_seterr(err, EBADMSG, "not lzop data");
 	return lzp_header(s, err);
