@@ -12,7 +12,7 @@
  *  - good: both paths give the image, whole; bmap_ra at random offsets
  *    gives the image's bytes there; bmap_source on a pipe gives the same;
  *  - damaged (the compressed ones): cut short at five places, a byte
- *    flipped at three, garbage after the end. Both paths fail alike (the
+ *    flipped at four, garbage after the end. Both paths fail alike (the
  *    same errno, the same message up to its first ':'), by the rule every
  *    codec is to follow: cut short is -EIO "truncated FMT data", anything
  *    else -EBADMSG "corrupt FMT data: ..." (a flipped length or end marker
@@ -101,7 +101,8 @@ static const struct pt_input pt_inputs[] = {
 
 enum pt_damage {
 	PT_CUT_HEADER, PT_CUT_25, PT_CUT_50, PT_CUT_90, PT_CUT_LAST,
-	PT_FLIP_EARLY, PT_FLIP_MIDDLE, PT_FLIP_TRAILER, PT_GARBAGE_AFTER,
+	PT_FLIP_HEADER, PT_FLIP_EARLY, PT_FLIP_MIDDLE, PT_FLIP_TRAILER,
+	PT_GARBAGE_AFTER,
 	PT_NDAMAGES
 };
 
@@ -111,6 +112,7 @@ static const char *const pt_damage_names[PT_NDAMAGES] = {
 	[PT_CUT_50] = "cut-50%",
 	[PT_CUT_90] = "cut-90%",
 	[PT_CUT_LAST] = "cut-1",
+	[PT_FLIP_HEADER] = "flip-header",
 	[PT_FLIP_EARLY] = "flip-early",
 	[PT_FLIP_MIDDLE] = "flip-middle",
 	[PT_FLIP_TRAILER] = "flip-trailer",
@@ -154,21 +156,26 @@ static const struct {
 	 * passed their own CRC and stay in the cache). */
 	{ "bzip2", "flip-trailer" },
 	{ "bzip2-streams", "flip-trailer" },
-	/* zstd: bmap_source is libarchive's: -EIO "cannot decompress:
-	 * Truncated zstd input" (at open), "corrupt compressed data:
-	 * Truncated zstd input", "corrupt compressed data: Zstd
-	 * decompression failed: Restored data doesn't match checksum" or
-	 * "...: Unknown frame descriptor" (garbage). bmap_ra, with frames
-	 * to seek by: -EBADMSG "corrupt zstd data: truncated frame" at
-	 * open (cut in the only or first frame), -EIO "truncated zstd
-	 * data", -EBADMSG "corrupt zstd data: Restored data doesn't match
-	 * checksum", -EBADMSG "corrupt zstd data: unknown data at offset
-	 * N" at open (garbage); one frame and not cut: bmap_source's. */
+	/* zstd: bmap_source is libarchive's, -EIO always: "cannot
+	 * decompress: Truncated zstd input" (at open) or "corrupt
+	 * compressed data: Truncated zstd input" (cut), "corrupt
+	 * compressed data: Zstd decompression failed: Restored data
+	 * doesn't match checksum" (flipped), "...: Data corruption
+	 * detected" (a bad frame header), "...: Unknown frame descriptor"
+	 * (garbage). bmap_ra, where it has frames to seek by: -EBADMSG
+	 * "corrupt zstd data: truncated frame" at open (cut in the only
+	 * or the first frame), -EIO "truncated zstd data" (cut later),
+	 * -EBADMSG "corrupt zstd data: Restored data doesn't match
+	 * checksum", and at open -EBADMSG "corrupt zstd data: frame at
+	 * offset 0 larger than its blocks" (a bad frame header) or
+	 * "corrupt zstd data: unknown data at offset N" (garbage); else,
+	 * one frame read through, bmap_source's. */
 	{ "zstd", "cut-header" },
 	{ "zstd", "cut-25%" },
 	{ "zstd", "cut-50%" },
 	{ "zstd", "cut-90%" },
 	{ "zstd", "cut-1" },
+	{ "zstd", "flip-header" },
 	{ "zstd", "flip-early" },
 	{ "zstd", "flip-middle" },
 	{ "zstd", "flip-trailer" },
@@ -178,6 +185,7 @@ static const struct {
 	{ "zstd-frames", "cut-50%" },
 	{ "zstd-frames", "cut-90%" },
 	{ "zstd-frames", "cut-1" },
+	{ "zstd-frames", "flip-header" },
 	{ "zstd-frames", "flip-early" },
 	{ "zstd-frames", "flip-middle" },
 	{ "zstd-frames", "flip-trailer" },
@@ -503,7 +511,7 @@ static void pt_compare(const char *path, const unsigned char *want,
 	struct pt_run s, r;
 	char ds[BMAP_ERR_MAX + 128], dr[BMAP_ERR_MAX + 128];
 	size_t cap = want_len + PT_READ;
-	bool flip = damage >= PT_FLIP_EARLY && damage <= PT_FLIP_TRAILER;
+	bool flip = damage >= PT_FLIP_HEADER && damage <= PT_FLIP_TRAILER;
 
 	pt_source(path, cap, &s);
 	pt_ra(path, cap, &r);
@@ -759,6 +767,13 @@ static void pt_make_damaged(size_t i, enum pt_damage d, char *path,
 	case PT_CUT_LAST:
 		len--;
 		break;
+	case PT_FLIP_HEADER:
+		/* Flags, sizes or a checksum of the header, its top bit
+		 * (lz4: a reserved bit of the block descriptor, which
+		 * libarchive then does not take for lz4; gzip: a field no
+		 * one checks). */
+		at = h - 2;
+		break;
 	case PT_FLIP_EARLY:
 		/* In the data, not in the header's free fields (a
 		 * timestamp no one checks). */
@@ -774,7 +789,9 @@ static void pt_make_damaged(size_t i, enum pt_damage d, char *path,
 	case PT_NDAMAGES:
 		break;
 	}
-	if (d >= PT_FLIP_EARLY && d <= PT_FLIP_TRAILER)
+	if (d == PT_FLIP_HEADER)
+		copy[at] ^= 0x80;
+	else if (d >= PT_FLIP_EARLY && d <= PT_FLIP_TRAILER)
 		copy[at] ^= 0x10;
 	snprintf(name, sizeof(name), "pt-%s-%s", pt_inputs[i].name,
 		 pt_damage_names[d]);
