@@ -29,6 +29,11 @@ struct arc {
 	int up_ret;
 	void *chunk;
 	int done;		/* the image's data has ended */
+	/* A filter for a codec whose messages follow the rule (truncated
+	 * data is -EIO "truncated FMT data", anything else -EBADMSG
+	 * "corrupt FMT data: ..."): its name; NULL keeps libarchive's
+	 * words (zstd, until it has a codec of its own). */
+	const char *codec;
 };
 
 static la_ssize_t arc_read_cb(struct archive *a, void *data,
@@ -98,6 +103,31 @@ static struct arc *arc_new(struct bmap_err *err)
 /* ------------------------------------------------------------------ */
 /* A decompression filter: the raw format gives the decompressed bytes. */
 
+/* The codec of an input that starts like lz4 (a frame, or the legacy
+ * format), whose messages follow the rule; else NULL. */
+static const char *filter_codec(const struct src_input *in)
+{
+	if (in->headlen >= 4 && (!memcmp(in->head, "\x04\x22\x4d\x18", 4) ||
+				  !memcmp(in->head, "\x02\x21\x4c\x18", 4)))
+		return "lz4";
+	return NULL;
+}
+
+/* libarchive failed: by the rule for a codec that has one (libarchive
+ * says "truncated" when the input ended inside the data), else as
+ * arc_fail(). */
+static int filter_fail(struct arc *s, const char *what, struct bmap_err *err)
+{
+	const char *why = archive_error_string(s->a);
+
+	if (!s->codec || s->up_ret)
+		return arc_fail(s, what, err);
+	if (why && (strstr(why, "truncated") || strstr(why, "Truncated")))
+		return bmap_seterr(err, EIO, "truncated %s data", s->codec);
+	return bmap_seterr(err, EBADMSG, "corrupt %s data: %s", s->codec,
+			   why ? why : "unknown error");
+}
+
 static ssize_t filter_read(void *state, void *buf, size_t len,
 			   struct bmap_err *err)
 {
@@ -108,7 +138,7 @@ static ssize_t filter_read(void *state, void *buf, size_t len,
 		return 0;
 	n = archive_read_data(s->a, buf, len);
 	if (n < 0)
-		return arc_fail(s, "corrupt compressed data", err);
+		return filter_fail(s, "corrupt compressed data", err);
 	if (n == 0)
 		s->done = 1;
 	return n;
@@ -126,18 +156,30 @@ int src_filter_open(struct src_input *in, unsigned threads,
 {
 	struct archive_entry *entry;
 	struct arc *s = arc_new(err);
+	int ret;
 
 	(void)threads;
 	if (!s)
 		return -ENOMEM;
 	s->in = in;
+	s->codec = filter_codec(in);
 	archive_read_support_filter_all(s->a);
 	archive_read_support_format_raw(s->a);
 	if (archive_read_open(s->a, s, NULL, arc_read_cb, NULL) !=
 	    ARCHIVE_OK ||
 	    archive_read_next_header(s->a, &entry) != ARCHIVE_OK) {
-		int ret = arc_fail(s, "cannot decompress", err);
-
+		ret = filter_fail(s, "cannot decompress", err);
+		arc_close(s);
+		return ret;
+	}
+	/* A header libarchive does not take (too short: lz4 needs 11
+	 * bytes; or bad flags) leaves no filter, and the raw format would
+	 * hand out the compressed bytes as the image. */
+	if (s->codec && archive_filter_code(s->a, 0) == ARCHIVE_FILTER_NONE) {
+		ret = in->headlen < 11 ?
+		      bmap_seterr(err, EIO, "truncated %s data", s->codec) :
+		      bmap_seterr(err, EBADMSG, "corrupt %s data: bad frame "
+				  "header", s->codec);
 		arc_close(s);
 		return ret;
 	}
