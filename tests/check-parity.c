@@ -12,7 +12,8 @@
  *  - good: both paths give the image, whole; bmap_ra at random offsets
  *    gives the image's bytes there; bmap_source on a pipe gives the same;
  *  - damaged (the compressed ones): cut short at five places, a byte
- *    flipped at four, garbage after the end. Both paths fail alike (the
+ *    flipped at four, garbage after the end, zero bytes after the end
+ *    (padding: read whole on both paths, or refused alike). Both paths fail alike (the
  *    same errno, the same message up to its first ':'), by the rule every
  *    codec is to follow: cut short is -EIO "truncated FMT data", anything
  *    else -EBADMSG "corrupt FMT data: ..." (a flipped length or end marker
@@ -56,6 +57,12 @@
 #define PT_RANDOM 50
 #define PT_GARBAGE "garbage!"
 #define PT_GARBAGE_COUNT 100
+/* Zero bytes after the data: padding (a tape's, a download tool's),
+ * which the gzip, bzip2 and xz decoders take for the end of the data and
+ * the zstd and lzop ones refuse. Both paths must agree: the image
+ * whole, or the same error, by the rule for garbage. A multiple of 4,
+ * as xz wants. */
+#define PT_ZEROS 4096
 
 /* ------------------------------------------------------------------ */
 /* The inputs                                                          */
@@ -102,7 +109,7 @@ static const struct pt_input pt_inputs[] = {
 enum pt_damage {
 	PT_CUT_HEADER, PT_CUT_25, PT_CUT_50, PT_CUT_90, PT_CUT_LAST,
 	PT_FLIP_HEADER, PT_FLIP_EARLY, PT_FLIP_MIDDLE, PT_FLIP_TRAILER,
-	PT_GARBAGE_AFTER,
+	PT_GARBAGE_AFTER, PT_ZEROS_AFTER,
 	PT_NDAMAGES
 };
 
@@ -117,6 +124,7 @@ static const char *const pt_damage_names[PT_NDAMAGES] = {
 	[PT_FLIP_MIDDLE] = "flip-middle",
 	[PT_FLIP_TRAILER] = "flip-trailer",
 	[PT_GARBAGE_AFTER] = "garbage",
+	[PT_ZEROS_AFTER] = "zeros",
 };
 
 /*
@@ -150,6 +158,13 @@ static const struct {
 	{ "xz", "garbage" },
 	{ "xz-blocks", "garbage" },
 	{ "xz-streams", "garbage" },
+	/* gzip, bzip2: zero bytes after the data are padding to
+	 * bmap_source (read whole), but -EBADMSG "trailing garbage after
+	 * FMT data" to bmap_ra. */
+	{ "gzip", "zeros" },
+	{ "gzip-members", "zeros" },
+	{ "bzip2", "zeros" },
+	{ "bzip2-streams", "zeros" },
 	/* bzip2: a stream CRC that does not match fails both paths alike
 	 * (-EBADMSG "corrupt bzip2 data: stream CRC mismatch (at byte
 	 * N)"), but bmap_ra gives the same read again (its blocks each
@@ -162,14 +177,14 @@ static const struct {
 	 * compressed data: Zstd decompression failed: Restored data
 	 * doesn't match checksum" (flipped), "...: Data corruption
 	 * detected" (a bad frame header), "...: Unknown frame descriptor"
-	 * (garbage). bmap_ra, where it has frames to seek by: -EBADMSG
-	 * "corrupt zstd data: truncated frame" at open (cut in the only
-	 * or the first frame), -EIO "truncated zstd data" (cut later),
-	 * -EBADMSG "corrupt zstd data: Restored data doesn't match
-	 * checksum", and at open -EBADMSG "corrupt zstd data: frame at
-	 * offset 0 larger than its blocks" (a bad frame header) or
-	 * "corrupt zstd data: unknown data at offset N" (garbage); else,
-	 * one frame read through, bmap_source's. */
+	 * (garbage, zeros). bmap_ra, where it has frames to seek by:
+	 * -EBADMSG "corrupt zstd data: truncated frame" at open (cut in
+	 * the only or the first frame), -EIO "truncated zstd data" (cut
+	 * later), -EBADMSG "corrupt zstd data: Restored data doesn't
+	 * match checksum", and at open -EBADMSG "corrupt zstd data: frame
+	 * at offset 0 larger than its blocks" (a bad frame header) or
+	 * "corrupt zstd data: unknown data at offset N" (garbage, zeros);
+	 * else, one frame read through, bmap_source's. */
 	{ "zstd", "cut-header" },
 	{ "zstd", "cut-25%" },
 	{ "zstd", "cut-50%" },
@@ -180,6 +195,7 @@ static const struct {
 	{ "zstd", "flip-middle" },
 	{ "zstd", "flip-trailer" },
 	{ "zstd", "garbage" },
+	{ "zstd", "zeros" },
 	{ "zstd-frames", "cut-header" },
 	{ "zstd-frames", "cut-25%" },
 	{ "zstd-frames", "cut-50%" },
@@ -190,6 +206,7 @@ static const struct {
 	{ "zstd-frames", "flip-middle" },
 	{ "zstd-frames", "flip-trailer" },
 	{ "zstd-frames", "garbage" },
+	{ "zstd-frames", "zeros" },
 	{ NULL, NULL },	/* the end */
 };
 
@@ -494,7 +511,7 @@ static void pt_check_rule(const struct pt_run *r, const char *codec,
 		     !strncmp(r->msg, corrupt, h);
 	if (d <= PT_CUT_LAST && !is_trunc)
 		pt_fail(v, "%s: want -EIO \"%s\"", r->path, truncated);
-	else if (d == PT_GARBAGE_AFTER && !is_corrupt)
+	else if (d >= PT_GARBAGE_AFTER && !is_corrupt)
 		pt_fail(v, "%s: want -EBADMSG \"%s: ...\"", r->path, corrupt);
 	else if (d > PT_CUT_LAST && d < PT_GARBAGE_AFTER && !is_trunc &&
 		 !is_corrupt)
@@ -526,7 +543,8 @@ static void pt_compare(const char *path, const unsigned char *want,
 			pt_fail(v, "%s", dr);
 	} else if (s.ret == 0 && r.ret == 0) {
 		/* Unseen by both: only a flipped byte may be, and only
-		 * when every byte still came out right (checked above). */
+		 * when every byte still came out right (checked above);
+		 * and padding, read whole. */
 		if (damage <= PT_CUT_LAST || damage == PT_GARBAGE_AFTER)
 			pt_fail(v, "both read it whole");
 	} else {
@@ -786,6 +804,7 @@ static void pt_make_damaged(size_t i, enum pt_damage d, char *path,
 		at = len - 3;
 		break;
 	case PT_GARBAGE_AFTER:
+	case PT_ZEROS_AFTER:
 	case PT_NDAMAGES:
 		break;
 	}
@@ -800,6 +819,11 @@ static void pt_make_damaged(size_t i, enum pt_damage d, char *path,
 		for (k = 0; k < PT_GARBAGE_COUNT; k++)
 			cu_write_scratch(name, PT_GARBAGE,
 					 strlen(PT_GARBAGE), "ab");
+	if (d == PT_ZEROS_AFTER) {
+		unsigned char zeros[PT_ZEROS] = { 0 };
+
+		cu_write_scratch(name, zeros, sizeof(zeros), "ab");
+	}
 	cu_scratch_path(path, size, name);
 	free(copy);
 }
