@@ -7,6 +7,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +19,10 @@
 #include "source.h"
 
 #define ARCHIVE_CHUNK (1024 * 1024)
+/* Raw bytes kept from before the chunk libarchive is reading, to look at
+ * what follows a filter's data (libarchive peeks at most a frame magic's
+ * 4 bytes past it, so it never has a later chunk before it is done). */
+#define ARCHIVE_TAIL 64
 
 struct arc {
 	struct archive *a;
@@ -34,7 +40,32 @@ struct arc {
 	 * "corrupt FMT data: ..."): its name; NULL keeps libarchive's
 	 * words (zstd, until it has a codec of its own). */
 	const char *codec;
+	/* Raw bytes handed to libarchive: fed in all, the last chunk_len
+	 * of them in chunk, the tail_len before those in tail. */
+	uint64_t fed;
+	size_t chunk_len, tail_len;
+	unsigned char tail[ARCHIVE_TAIL];
+	int failed;		/* the first failure, given again */
+	struct bmap_err fail_err;
 };
+
+/* The chunk is to be read over: keep its last bytes. */
+static void arc_keep_tail(struct arc *s)
+{
+	const unsigned char *c = s->chunk;
+	size_t keep;
+
+	if (s->chunk_len >= ARCHIVE_TAIL) {
+		memcpy(s->tail, c + s->chunk_len - ARCHIVE_TAIL, ARCHIVE_TAIL);
+		s->tail_len = ARCHIVE_TAIL;
+		return;
+	}
+	keep = s->tail_len < ARCHIVE_TAIL - s->chunk_len ? s->tail_len :
+	       ARCHIVE_TAIL - s->chunk_len;
+	memmove(s->tail, s->tail + s->tail_len - keep, keep);
+	memcpy(s->tail + keep, c, s->chunk_len);
+	s->tail_len = keep + s->chunk_len;
+}
 
 static la_ssize_t arc_read_cb(struct archive *a, void *data,
 			      const void **buf)
@@ -44,6 +75,8 @@ static la_ssize_t arc_read_cb(struct archive *a, void *data,
 
 	(void)a;
 	*buf = s->chunk;
+	arc_keep_tail(s);
+	s->chunk_len = 0;
 	if (s->in)
 		n = src_input_read(s->in, s->chunk, ARCHIVE_CHUNK);
 	else
@@ -57,6 +90,8 @@ static la_ssize_t arc_read_cb(struct archive *a, void *data,
 		archive_set_error(a, EIO, "%s", s->up_err.msg);
 		return -1;
 	}
+	s->chunk_len = (size_t)n;
+	s->fed += (uint64_t)n;
 	return n;
 }
 
@@ -128,19 +163,70 @@ static int filter_fail(struct arc *s, const char *what, struct bmap_err *err)
 			   why ? why : "unknown error");
 }
 
+static bool all_zero(const unsigned char *p, size_t n)
+{
+	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
+/*
+ * After the data of a codec that follows the rule: libarchive ends its
+ * data at anything that is not another frame, silently. As after gzip
+ * and bzip2 data, zero bytes are padding (the input is read to its end);
+ * anything else is refused.
+ */
+static int filter_rest(struct arc *s, struct bmap_err *err)
+{
+	int64_t pos = archive_filter_bytes(s->a, -1);
+	uint64_t chunk_at = s->fed - s->chunk_len;
+	uint64_t tail_at = chunk_at - s->tail_len;
+	uint64_t from;
+	int ret;
+
+	if (pos < 0 || (uint64_t)pos > s->fed)
+		return 0;
+	from = (uint64_t)pos;
+	if (from < tail_at)	/* see ARCHIVE_TAIL: not reached */
+		from = tail_at;
+	if (from < chunk_at &&
+	    !all_zero(s->tail + (from - tail_at), (size_t)(chunk_at - from)))
+		goto garbage;
+	if (from < chunk_at)
+		from = chunk_at;
+	ret = src_input_rest_zero(s->in, (unsigned char *)s->chunk +
+				  (from - chunk_at), (size_t)(s->fed - from));
+	if (ret == -EBADMSG)
+		goto garbage;
+	if (ret < 0)
+		return bmap_seterr(err, -ret, "cannot read the image: %s",
+				   strerror(-ret));
+	return 0;
+garbage:
+	return bmap_seterr(err, EBADMSG, "corrupt %s data: trailing garbage "
+			   "after the last frame", s->codec);
+}
+
 static ssize_t filter_read(void *state, void *buf, size_t len,
 			   struct bmap_err *err)
 {
 	struct arc *s = state;
-	la_ssize_t n;
+	la_ssize_t n = 0;
 
-	if (s->done)
-		return 0;
-	n = archive_read_data(s->a, buf, len);
-	if (n < 0)
-		return filter_fail(s, "corrupt compressed data", err);
-	if (n == 0)
-		s->done = 1;
+	/* Every read after a failure gives it again. */
+	if (!s->failed && !s->done) {
+		n = archive_read_data(s->a, buf, len);
+		if (n < 0)
+			s->failed = filter_fail(s, "corrupt compressed data",
+						&s->fail_err);
+		else if (n == 0 && s->codec)
+			s->failed = filter_rest(s, &s->fail_err);
+		if (n == 0)
+			s->done = 1;
+	}
+	if (s->failed) {
+		if (err)
+			*err = s->fail_err;
+		return s->failed;
+	}
 	return n;
 }
 
