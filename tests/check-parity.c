@@ -11,16 +11,21 @@
  * gzip) and a plain image. For each:
  *  - good: both paths give the image, whole; bmap_ra at random offsets
  *    gives the image's bytes there; bmap_source on a pipe gives the same;
- *  - damaged (the compressed ones): cut short at five places, a byte
- *    flipped at four, garbage after the end, zero bytes after the end
- *    (padding: read whole on both paths, or refused alike). Both paths fail alike (the
+ *  - damaged (the compressed ones): cut short at five places, a bit
+ *    flipped at four, garbage after the end. Both paths fail alike (the
  *    same errno, the same message up to its first ':'), by the rule every
  *    codec is to follow: cut short is -EIO "truncated FMT data", anything
  *    else -EBADMSG "corrupt FMT data: ..." (a flipped length or end marker
  *    may rightly read as cut short); a read after a failure fails again;
- *    what either returned before failing is the image's bytes. A flipped
- *    byte the format cannot see may instead read whole on both paths, as
- *    long as every byte is right.
+ *    what either returned before failing is the image's bytes (but for a
+ *    flipped bit: it may decode to wrong bytes that only the next
+ *    checksum finds). A flipped bit the format cannot see (gzip's header
+ *    fields) may instead read whole on both paths, every byte right.
+ *  - zero bytes after the end (padding): read whole on both paths, or
+ *    refused alike, by the rule for garbage.
+ *
+ * The random offsets come from a fixed seed per input; PARITY_SEED in the
+ * environment picks another (a failure names the seed it used).
  *
  * Cases listed in parity_known[] still run; their failure is printed as a
  * known divergence, and one that passes fails (the list must shrink as
