@@ -153,16 +153,13 @@ static const struct {
 	{ "gzip-members", "flip-early" },
 	{ "gzip-members", "flip-middle" },
 	{ "gzip-members", "flip-trailer" },
-	/* gzip, bzip2, xz: garbage after the data is -EBADMSG "trailing
+	/* gzip, bzip2: garbage after the data is -EBADMSG "trailing
 	 * garbage after FMT data" on both paths, not "corrupt FMT data:
 	 * ...". */
 	{ "gzip", "garbage" },
 	{ "gzip-members", "garbage" },
 	{ "bzip2", "garbage" },
 	{ "bzip2-streams", "garbage" },
-	{ "xz", "garbage" },
-	{ "xz-blocks", "garbage" },
-	{ "xz-streams", "garbage" },
 	/* gzip, bzip2: zero bytes after the data are padding to
 	 * bmap_source (read whole), but -EBADMSG "trailing garbage after
 	 * FMT data" to bmap_ra. */

@@ -70,9 +70,12 @@ static int xz_stream_start(struct xz_stream *s, struct bmap_err *err)
 	return 0;
 }
 
+/* Neither padding nor another stream after a stream: corrupt data, by
+ * the codec rule. */
 static int xz_stream_garbage(struct bmap_err *err)
 {
-	return bmap_seterr(err, EBADMSG, "trailing garbage after xz data");
+	return codec_corrupt(err, "xz", "trailing garbage after the last "
+			     "stream");
 }
 
 /* After a stream: zero padding in multiples of four bytes, then the end
