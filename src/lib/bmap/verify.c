@@ -102,8 +102,8 @@ size_t verify_matched(const struct verify *w)
 }
 
 /* Range i is hashed whole: its verdict. */
-static int finish(struct verify *w, struct verify_step *step,
-		  struct bmap_err *err)
+static int walk_finish(struct verify *w, struct verify_step *step,
+		       struct bmap_err *err)
 {
 	const struct bmap *map = w->map;
 	const struct bmap_range *r = &map->ranges[w->i];
@@ -130,19 +130,23 @@ static int finish(struct verify *w, struct verify_step *step,
 }
 
 /* Hash what range i gets of buf (which starts inside it). */
-static int hash(struct verify *w, uint64_t off, const unsigned char *buf,
-		size_t len, struct verify_step *step, struct bmap_err *err)
+static int walk_hash(struct verify *w, uint64_t off,
+		     const unsigned char *buf, size_t len,
+		     struct verify_step *step, struct bmap_err *err)
 {
 	uint64_t end = walk_range_end(w->map, w->i);
+	unsigned char scrap[BMAP_DIGEST_MAX];
 
 	step->len = end - off < len ? (size_t)(end - off) : len;
 	step->range = w->i;
 	w->next = off + step->len;
 	if (bmap_digest_update(w->d, buf, step->len)) {
+		/* The range is dropped; the next starts afresh. */
+		bmap_digest_final(w->d, scrap);
 		w->hashing = false;
 		return bmap_seterr(err, EIO, "hashing failed");
 	}
-	return w->next == end ? finish(w, step, err) : 0;
+	return w->next == end ? walk_finish(w, step, err) : 0;
 }
 
 int verify_feed(struct verify *w, uint64_t off, const void *buf, size_t len,
@@ -163,7 +167,7 @@ int verify_feed(struct verify *w, uint64_t off, const void *buf, size_t len,
 		w->fed = true;
 	}
 	if (w->hashing)
-		return hash(w, off, buf, len, step, err);
+		return walk_hash(w, off, buf, len, step, err);
 	/* Pass over what is not to be hashed, up to a range that is. */
 	while (pos < stop && w->i < map->nranges) {
 		uint64_t start = bmap_range_offset(map, &map->ranges[w->i]);
@@ -178,7 +182,7 @@ int verify_feed(struct verify *w, uint64_t off, const void *buf, size_t len,
 				break;	/* the bytes before it first */
 			if (!w->want || w->want(w->ctx, w->i)) {
 				w->hashing = true;
-				return hash(w, off, buf, len, step, err);
+				return walk_hash(w, off, buf, len, step, err);
 			}
 		}
 		pos = end < stop ? end : stop;

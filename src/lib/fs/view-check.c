@@ -159,7 +159,7 @@ static int hash_range(struct bmap_view *v, size_t i, struct pass *p,
 	p->n = 0;
 	p->match = false;
 	verify_range_name(r, name, sizeof(name));
-	bmap_seterr(&p->mismatch, EBADMSG, "%s was not checked", name);
+	bmap_seterr(&p->mismatch, EBADMSG, "%s: not checked whole", name);
 	ret = verify_new(&w, v->map, NULL, NULL, why);
 	if (ret < 0)
 		return ret;
