@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <zlib.h>
@@ -980,6 +981,104 @@ START_TEST(test_members_crc)
 }
 END_TEST
 
+/* gzip members of data's first len bytes, in pieces of 0 to 6000 bytes at
+ * levels 0 (stored) to 9, made here with zlib; their total into *gzlen. */
+static unsigned char *many_members(size_t len, size_t *gzlen)
+{
+	uint64_t x = 0x2545f4914f6cdd1dull;
+	size_t cap = len + len / 8 + (1u << 20), off = 0, n = 0;
+	unsigned char *gz = malloc(cap);
+
+	ck_assert_ptr_nonnull(gz);
+	while (off < len) {
+		size_t piece;
+		z_stream zs = { 0 };
+
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		piece = (size_t)(x % 6001);
+		if (piece > len - off)
+			piece = len - off;
+		ck_assert_int_eq(deflateInit2(&zs, (int)((x >> 32) % 10),
+					      Z_DEFLATED, 31, 8,
+					      Z_DEFAULT_STRATEGY), Z_OK);
+		zs.next_in = data + off;
+		zs.avail_in = (uInt)piece;
+		zs.next_out = gz + n;
+		zs.avail_out = (uInt)(cap - n);
+		ck_assert_int_eq(deflate(&zs, Z_FINISH), Z_STREAM_END);
+		n = cap - zs.avail_out;
+		deflateEnd(&zs);
+		off += piece;
+	}
+	*gzlen = n;
+	return gz;
+}
+
+/*
+ * Hundreds of small members, some empty: headers and trailers fall
+ * across every boundary of the reads. STREAM reads them from a pipe fed
+ * in pieces of 1 to 700 bytes, and in reads of odd sizes; SEEK reads
+ * them whole and from points; all give the image.
+ */
+START_TEST(test_many_members)
+{
+	const size_t len = 2u << 20;
+	size_t gzlen;
+	unsigned char *gz = many_members(len, &gzlen);
+	struct outcome o;
+	int fds[2];
+	pid_t pid;
+
+	struct strbuf idx;
+	struct gzf g;
+	unsigned char buf[65536];
+	uint64_t start;
+	void *cur;
+
+	/* The points of one pass, so that ISA-L decodes them too. */
+	ck_assert_int_eq(gzf_open_raw(&g, gz, gzlen, NULL), 0);
+	ck_assert_int_eq(gzip_seek_ops.cursor_open(g.fmt, 0, &cur, &start,
+						   NULL), 0);
+	while (gzip_seek_ops.cursor_read(cur, buf, sizeof(buf), NULL) > 0)
+		;
+	gzip_seek_ops.cursor_close(cur);
+	ck_assert_uint_eq(gzip_seek_ops.size(g.fmt), len);
+	ck_assert_uint_gt(gzip_seek_ops.point(g.fmt, len - 1), 0);
+	save(g.fmt, &idx);
+	gzip_seek_ops.close(g.fmt);
+	close(g.fd);
+	both_modes(gz, gzlen, &idx, &o);
+	ck_assert_msg(o.ret == 0, "failed: %s", o.msg);
+	ck_assert_uint_eq(o.len, len);
+	strbuf_free(&idx);
+	ck_assert_int_eq(pipe(fds), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		uint64_t x = 88172645463325252ull;
+
+		close(fds[0]);
+		for (size_t at = 0, n; at < gzlen; at += n) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			n = 1 + (size_t)(x % 700);
+			if (n > gzlen - at)
+				n = gzlen - at;
+			if (write(fds[1], gz + at, n) != (ssize_t)n)
+				_exit(1);
+		}
+		_exit(0);
+	}
+	close(fds[1]);
+	stream_outcome(fds[0], 4093, &o);
+	close(fds[0]);
+	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+	ck_assert_msg(o.ret == 0, "failed on a pipe: %s", o.msg);
+	ck_assert_uint_eq(o.len, len);
+	ck_assert(o.right);
+	free(gz);
+}
+END_TEST
+
 /* The FHCRC field is checked. */
 START_TEST(test_header_crc)
 {
@@ -1013,6 +1112,7 @@ Suite *ra_gzip_suite(void)
 	tcase_add_test(tc, test_truncated);
 	tcase_add_test(tc, test_after_the_data);
 	tcase_add_test(tc, test_members_crc);
+	tcase_add_test(tc, test_many_members);
 	tcase_add_test(tc, test_header_crc);
 	suite_add_tcase(s, tc);
 	return s;
