@@ -376,7 +376,8 @@ START_TEST(test_interleaved)
 	for (int k = 0; off[0] < DATA_LEN || off[1] < DATA_LEN; k++) {
 		int i = k % 2;
 
-		n = gzip_seek_ops.cursor_read(cur[i], b, (1 << 20) - 7 * i, &err);
+		n = gzip_seek_ops.cursor_read(cur[i], b, (1 << 20) - 7 * i,
+					      &err);
 		ck_assert_msg(n >= 0, "read: %s", err.msg);
 		ck_assert(!memcmp(b, data + off[i], (size_t)n));
 		off[i] += (uint64_t)n;
@@ -870,6 +871,8 @@ END_TEST
  * in both modes; anything else, or anything after the zeros, is
  * trailing garbage; the start of a member that ends short is
  * truncation. */
+#define GARBAGE "corrupt gzip data: trailing garbage after the last member"
+
 START_TEST(test_after_the_data)
 {
 	static const struct {
@@ -882,10 +885,10 @@ START_TEST(test_after_the_data)
 		{ 1, "", 0, 0, NULL },
 		{ 100, "", 0, 0, NULL },
 		{ 8000, "", 0, 0, NULL },
-		{ 0, "junk", 4, EBADMSG, "corrupt gzip data: trailing garbage" },
-		{ 0, "\x1f\x8c", 2, EBADMSG, "corrupt gzip data: trailing garbage" },
-		{ 100, "x", 1, EBADMSG, "corrupt gzip data: trailing garbage" },
-		{ 4096, "\x1f", 1, EBADMSG, "corrupt gzip data: trailing garbage" },
+		{ 0, "junk", 4, EBADMSG, GARBAGE },
+		{ 0, "\x1f\x8c", 2, EBADMSG, GARBAGE },
+		{ 100, "x", 1, EBADMSG, GARBAGE },
+		{ 4096, "\x1f", 1, EBADMSG, GARBAGE },
 		{ 0, "\x1f", 1, EIO, "truncated gzip data" },
 		{ 0, "\x1f\x8b\x08\0\0", 5, EIO, "truncated gzip data" },
 		{ 0, "\x1f\x8b\x09\0\0\0\0\0\0\3", 10, EBADMSG,

@@ -92,7 +92,7 @@ void gzip_hdr_init(struct gzip_hdr *h, bool first)
 
 /* The fixed part, checked byte by byte as it comes, so that garbage
  * after a member is told at its first bytes, however few there are. */
-static int hdr_fixed_byte(struct gzip_hdr *h, unsigned char b,
+static int gzip_hdr_fixed(struct gzip_hdr *h, unsigned char b,
 			  struct bmap_err *err)
 {
 	unsigned at = h->have;
@@ -112,7 +112,7 @@ static int hdr_fixed_byte(struct gzip_hdr *h, unsigned char b,
 }
 
 /* The field after the one just read, as the flags say. */
-static void hdr_advance(struct gzip_hdr *h)
+static void gzip_hdr_advance(struct gzip_hdr *h)
 {
 	static const unsigned need[] = {
 		[GZIP_HDR_XLEN] = GZIP_FEXTRA, [GZIP_HDR_EXTRA] = GZIP_FEXTRA,
@@ -126,12 +126,12 @@ static void hdr_advance(struct gzip_hdr *h)
 		h->step++;
 	} while (h->step < GZIP_HDR_DONE && !(h->flags & need[h->step]));
 	if (h->step == GZIP_HDR_EXTRA && h->left == 0)
-		hdr_advance(h);
+		gzip_hdr_advance(h);
 }
 
 /* One step over the bytes at hand: how many it took. */
-static int hdr_take(struct gzip_hdr *h, const unsigned char *p, size_t n,
-		    size_t *used, struct bmap_err *err)
+static int gzip_hdr_take(struct gzip_hdr *h, const unsigned char *p,
+			 size_t n, size_t *used, struct bmap_err *err)
 {
 	const unsigned char *nul;
 	int ret;
@@ -139,29 +139,29 @@ static int hdr_take(struct gzip_hdr *h, const unsigned char *p, size_t n,
 	*used = 1;
 	switch (h->step) {
 	case GZIP_HDR_FIXED:
-		ret = hdr_fixed_byte(h, p[0], err);
+		ret = gzip_hdr_fixed(h, p[0], err);
 		if (ret == 0 && h->have == sizeof(h->fixed)) {
 			h->flags = h->fixed[3];
-			hdr_advance(h);
+			gzip_hdr_advance(h);
 		}
 		return ret;
 	case GZIP_HDR_XLEN:
 		h->left |= (uint32_t)p[0] << (8 * h->have++);
 		if (h->have == 2)
-			hdr_advance(h);
+			gzip_hdr_advance(h);
 		return 0;
 	case GZIP_HDR_EXTRA:
 		*used = n < h->left ? n : h->left;
 		h->left -= (uint32_t)*used;
 		if (h->left == 0)
-			hdr_advance(h);
+			gzip_hdr_advance(h);
 		return 0;
 	case GZIP_HDR_NAME:
 	case GZIP_HDR_COMMENT:
 		nul = memchr(p, 0, n);
 		*used = nul ? (size_t)(nul - p) + 1 : n;
 		if (nul)
-			hdr_advance(h);
+			gzip_hdr_advance(h);
 		return 0;
 	default:		/* GZIP_HDR_HCRC: compared once whole */
 		h->fixed[h->have++] = p[0];
@@ -188,7 +188,7 @@ int gzip_hdr_feed(struct gzip_hdr *h, struct gzip_in *in,
 		if (in->avail == 0)
 			return in->eof ? gzip_err_truncated(err) : 0;
 		step = h->step;
-		ret = hdr_take(h, in->next, in->avail, &used, err);
+		ret = gzip_hdr_take(h, in->next, in->avail, &used, err);
 		if (ret < 0)
 			return ret;
 		/* FHCRC covers every header byte before its own. */
@@ -202,7 +202,7 @@ int gzip_hdr_feed(struct gzip_hdr *h, struct gzip_in *in,
 
 /* ---- the trailer, and what follows it ---- */
 
-static uint32_t le32(const unsigned char *b)
+static uint32_t gzip_le32(const unsigned char *b)
 {
 	return b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
 	       (uint32_t)b[3] << 24;
@@ -221,9 +221,9 @@ int gzip_trl_feed(struct gzip_trl *t, struct gzip_in *in, uint32_t crc,
 	in->avail -= n;
 	if (t->have < sizeof(t->b))
 		return in->eof ? gzip_err_truncated(err) : 0;
-	if (le32(t->b) != crc)
+	if (gzip_le32(t->b) != crc)
 		return codec_corrupt(err, "gzip", "CRC-32 mismatch");
-	if (le32(t->b + 4) != (uint32_t)len)
+	if (gzip_le32(t->b + 4) != (uint32_t)len)
 		return codec_corrupt(err, "gzip", "length mismatch");
 	return 1;
 }
@@ -263,7 +263,7 @@ int gzip_stalled(const struct gzip_in *in, unsigned *stalls,
 }
 
 /* What tells whether a call moved. */
-static uint64_t isal_mark(const struct inflate_state *st)
+static uint64_t gzip_isal_mark(const struct inflate_state *st)
 {
 	return st->avail_in | (uint64_t)st->block_state << 32 |
 	       (uint64_t)(st->read_in_length & 0xff) << 40;
@@ -271,7 +271,7 @@ static uint64_t isal_mark(const struct inflate_state *st)
 
 /* At the end of the deflate data, the whole bytes ISA-L read past it
  * (its bit buffer holds up to 8) are the trailer's first bytes. */
-static void isal_held(struct inflate_state *st, struct gzip_trl *trl)
+static void gzip_isal_held(struct inflate_state *st, struct gzip_trl *trl)
 {
 	int bits = st->read_in_length;
 	uint64_t v;
@@ -300,7 +300,7 @@ int gzip_isal_step(struct inflate_state *st, struct gzip_in *in,
 	st->avail_in = avail;
 	st->next_out = out;
 	st->avail_out = len < GZIP_OUT_MAX ? (uint32_t)len : GZIP_OUT_MAX;
-	mark = isal_mark(st);
+	mark = gzip_isal_mark(st);
 	ret = isal_inflate(st);
 	*done = (size_t)(st->next_out - out);
 	in->next = st->next_in;
@@ -309,11 +309,11 @@ int gzip_isal_step(struct inflate_state *st, struct gzip_in *in,
 	if (ret != ISAL_DECOMP_OK)
 		return gzip_err_deflate(err);
 	if (st->block_state == ISAL_BLOCK_FINISH) {
-		isal_held(st, trl);
+		gzip_isal_held(st, trl);
 		*stalls = 0;
 		return 1;
 	}
-	if (*done > 0 || isal_mark(st) != mark) {
+	if (*done > 0 || gzip_isal_mark(st) != mark) {
 		*stalls = 0;
 		return 0;
 	}
