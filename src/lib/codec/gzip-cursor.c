@@ -184,7 +184,7 @@ static int gzip_zlib_step(struct gzip_cursor *c, unsigned char *dst,
 			  size_t len, size_t *done, struct bmap_err *err)
 {
 	uInt avail = c->in.avail > UINT_MAX ? UINT_MAX : (uInt)c->in.avail;
-	int zret, ret;
+	int zret, ret, state = c->zs.data_type;
 
 	c->zs.next_in = (unsigned char *)c->in.next;
 	c->zs.avail_in = avail;
@@ -202,7 +202,9 @@ static int gzip_zlib_step(struct gzip_cursor *c, unsigned char *dst,
 	}
 	if (zret != Z_OK && zret != Z_BUF_ERROR)
 		return gzip_err_zlib(zret, err);
-	if (*done > 0 || c->zs.avail_in != avail)
+	/* Stopping at a block's start after decoding its header from the
+	 * bits at hand moves nothing but the state. */
+	if (*done > 0 || c->zs.avail_in != avail || c->zs.data_type != state)
 		c->stalls = 0;
 	else if ((ret = gzip_stalled(&c->in, &c->stalls, err)) < 0)
 		return ret;
