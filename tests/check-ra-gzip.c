@@ -475,7 +475,8 @@ static void refuse_field(struct gzf *g, const struct strbuf *idx, size_t r,
 		unsigned char *copy = malloc(bl + 1);
 
 		ck_assert_ptr_nonnull(copy);
-		memcpy(copy, blob, bl);
+		if (bl)
+			memcpy(copy, blob, bl);
 		if (i == r && k < GZIP_IDX_FIELDS)
 			f[k] = v;
 		if (i == r && k == BLOB_FLIP) {
