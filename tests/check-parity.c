@@ -143,28 +143,14 @@ static const struct {
 	const char *input;	/* pt_inputs[].name */
 	const char *what;	/* "good", "pipe", "random" or a damage */
 } parity_known[] = {
-	/* gzip: a flipped byte fails both paths alike (-EBADMSG "corrupt
-	 * gzip data: CRC-32 or length check failed" / "...: CRC-32
-	 * mismatch" or "...: length mismatch"), but bmap_source's next
-	 * read gives 0 (the end) or the next member's data. */
-	{ "gzip", "flip-early" },
-	{ "gzip", "flip-middle" },
-	{ "gzip", "flip-trailer" },
-	{ "gzip-members", "flip-early" },
-	{ "gzip-members", "flip-middle" },
-	{ "gzip-members", "flip-trailer" },
-	/* gzip, bzip2: garbage after the data is -EBADMSG "trailing
+	/* bzip2: garbage after the data is -EBADMSG "trailing
 	 * garbage after FMT data" on both paths, not "corrupt FMT data:
 	 * ...". */
-	{ "gzip", "garbage" },
-	{ "gzip-members", "garbage" },
 	{ "bzip2", "garbage" },
 	{ "bzip2-streams", "garbage" },
-	/* gzip, bzip2: zero bytes after the data are padding to
-	 * bmap_source (read whole), but -EBADMSG "trailing garbage after
-	 * FMT data" to bmap_ra. */
-	{ "gzip", "zeros" },
-	{ "gzip-members", "zeros" },
+	/* bzip2: zero bytes after the data are padding to bmap_source
+	 * (read whole), but -EBADMSG "trailing garbage after bzip2 data"
+	 * to bmap_ra. */
 	{ "bzip2", "zeros" },
 	{ "bzip2-streams", "zeros" },
 	/* bzip2: a stream CRC that does not match fails both paths alike

@@ -88,12 +88,39 @@ START_TEST(test_refused)
 }
 END_TEST
 
+/* A list appended after other bytes (bmapfs's header line before it in
+ * the file), then read from where it starts, loads. */
+START_TEST(test_after_a_prefix)
+{
+	struct bmap_err err = { "" };
+	struct seekidx_out o;
+	struct seekidx_in in;
+	struct strbuf sb;
+	uint64_t f[2] = { 7, 8 };
+	const void *blob;
+	uint32_t bl;
+
+	strbuf_init(&sb);
+	strbuf_addf(&sb, "a header line\n");
+	seekidx_begin(&o, &sb, "gzip", 2);
+	seekidx_put(&o, f, "xy", 2);
+	ck_assert_int_eq(seekidx_end(&o), 0);
+	ck_assert_msg(seekidx_open(&in, sb.buf + 14, sb.len - 14, "gzip", 2,
+				   &err) == 0, "open: %s", err.msg);
+	ck_assert_int_eq(seekidx_next(&in, f, &blob, &bl), 1);
+	ck_assert_uint_eq(f[1], 8);
+	ck_assert_int_eq(seekidx_next(&in, f, &blob, &bl), 0);
+	strbuf_free(&sb);
+}
+END_TEST
+
 Suite *seekidx_suite(void)
 {
 	Suite *s = suite_create("seekidx");
 	TCase *tc = tcase_create("core");
 
 	tcase_add_test(tc, test_round_trip);
+	tcase_add_test(tc, test_after_a_prefix);
 	tcase_add_test(tc, test_refused);
 	suite_add_tcase(s, tc);
 	return s;

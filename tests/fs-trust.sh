@@ -56,35 +56,28 @@ set -- "$idx"/*.idx
 index=$1
 
 step "every window of the kept points altered, each still of its length"
-/usr/bin/python3 - "$index" <<'PY'
-import struct, sys, zlib
-path = sys.argv[1]
-data = bytearray(open(path, 'rb').read())
-at = data.index(b'BMAPGZIX')
-head, pos = data[:at], at + 8 + 4 + 4 + 8 + 8
-npts, = struct.unpack_from('<Q', data, pos)
-pos += 8
-out = bytearray(data[at:pos])
+/usr/bin/python3 - "$top_srcdir/tests" "$index" <<'PY'
+import sys, zlib
+sys.path.insert(0, sys.argv[1])
+import seekidx
+path = sys.argv[2]
+prefix, name, nfields, records = seekidx.load(path)
+assert name == 'gzip', name
 altered = 0
-for _ in range(npts):
-    o, i, m, crc, wraw, wlen, bits, member = struct.unpack_from('<QQQIIIBB', data, pos)
-    pos += 38
-    win = bytes(data[pos:pos + wlen])
-    pos += wlen
-    if wlen:
-        raw = bytearray(zlib.decompress(win))
+# Record 0 is the file's; then per point out, in, mstart, crc, wraw, bits,
+# member, and the compressed window as the blob.
+for rec in records[1:]:
+    wraw, win = rec[0][4], rec[1]
+    if win:
+        raw = zlib.decompress(win)
         assert len(raw) == wraw
         # Same length, other letters: back references copy wrong text.
-        raw = bytes(raw).translate(bytes.maketrans(
+        raw = raw.translate(bytes.maketrans(
             b'abcdefghijklmnopqrstuvwxyz', b'zyxwvutsrqponmlkjihgfedcba'))
-        win = zlib.compress(raw, 6)
-        wlen = len(win)
+        rec[1] = zlib.compress(raw, 6)
         altered += 1
-    out += struct.pack('<QQQIIIBB', o, i, m, crc, wraw, wlen, bits, member)
-    out += win
-out += data[pos:]
 assert altered >= 8, "too few points to alter: %d" % altered
-open(path, 'wb').write(head + out)
+seekidx.save(path, prefix, name, nfields, records)
 PY
 cp "$index" "$WORK/planted.idx"
 

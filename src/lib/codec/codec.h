@@ -69,15 +69,18 @@ struct codec_stream_ops {
 	void (*close)(void *state);
 };
 
+/* gzip (codec/gzip-*.c): one module, both modes. */
+int gzip_stream_open(struct codec_input *in, unsigned threads,
+		     const struct codec_stream_ops **ops, void **state,
+		     struct bmap_err *err);
+extern const struct codec_seek_ops gzip_seek_ops;
+
 /*
  * Decoders that are faster than libarchive's for their format. Each takes
  * the input positioned at the start of the compressed data (it does not
  * own it: the caller closes it after the decoder) and at most `threads`
  * threads (>= 1). On success *ops and *state are set.
  */
-int src_gzip_open(struct codec_input *in, unsigned threads,
-		  const struct codec_stream_ops **ops, void **state,
-		  struct bmap_err *err);
 int src_bzip2_open(struct codec_input *in, unsigned threads,
 		   const struct codec_stream_ops **ops, void **state,
 		   struct bmap_err *err);
@@ -218,7 +221,6 @@ extern const struct codec_seek_ops ra_raw_ops;
 int ra_seq_open(const char *path, unsigned threads, void **fmt,
 		struct bmap_err *err);
 
-extern const struct codec_seek_ops ra_gzip_ops;
 extern const struct codec_seek_ops ra_bzip2_ops;
 extern const struct codec_seek_ops ra_zstd_ops;
 

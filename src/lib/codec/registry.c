@@ -67,7 +67,7 @@ static bool probe_any(const unsigned char *h, size_t n)
 
 static const struct codec codec_gzip = {
 	.name = "gzip", .probe = probe_gzip,
-	.stream_open = src_gzip_open, .seek = &ra_gzip_ops,
+	.stream_open = gzip_stream_open, .seek = &gzip_seek_ops,
 };
 static const struct codec codec_bzip2 = {
 	.name = "bzip2", .probe = probe_bzip2,

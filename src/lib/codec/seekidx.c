@@ -53,6 +53,7 @@ void seekidx_begin(struct seekidx_out *o, struct strbuf *sb,
 
 	strncpy(name, format, NAME_LEN - 1);
 	o->sb = sb;
+	o->start = sb->len;
 	o->count = 0;
 	o->nfields = nfields;
 	strbuf_addbytes(sb, magic, sizeof(magic));
@@ -81,7 +82,9 @@ int seekidx_end(struct seekidx_out *o)
 	if (sb->error)
 		return sb->error;
 	put_le((unsigned char *)sb->buf + o->count_at, o->count, 8);
-	add_le(sb, fnv1a((const unsigned char *)sb->buf, sb->len), SUM_LEN);
+	/* The list only: what comes before it in sb is not load's. */
+	add_le(sb, fnv1a((const unsigned char *)sb->buf + o->start,
+			 sb->len - o->start), SUM_LEN);
 	return sb->error;
 }
 

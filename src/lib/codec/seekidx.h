@@ -26,6 +26,7 @@
 
 struct seekidx_out {
 	struct strbuf *sb;
+	size_t start;		/* where the list begins in sb */
 	size_t count_at;	/* where the count goes in sb */
 	uint64_t count;
 	unsigned nfields;
