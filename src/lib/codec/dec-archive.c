@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * dec-archive.c - libarchive behind the decoder interface: as a plain
- * decompression filter (zstd, lz4, lzo and the rest), and as the reader of
- * a tar or zip archive holding the image.
+ * dec-archive.c - libarchive behind the decoder interface: as the lz4
+ * decompression filter (the one format without a decoder of its own
+ * here), and as the reader of a tar or zip archive holding the image.
  */
 #include "config.h"
 
@@ -96,7 +96,7 @@ static struct arc *arc_new(struct bmap_err *err)
 }
 
 /* ------------------------------------------------------------------ */
-/* A decompression filter: the raw format gives the decompressed bytes. */
+/* The lz4 filter: the raw format gives the decompressed bytes. */
 
 static ssize_t filter_read(void *state, void *buf, size_t len,
 			   struct bmap_err *err)
@@ -131,7 +131,7 @@ int src_filter_open(struct codec_input *in, unsigned threads,
 	if (!s)
 		return -ENOMEM;
 	s->in = in;
-	archive_read_support_filter_all(s->a);
+	archive_read_support_filter_lz4(s->a);
 	archive_read_support_format_raw(s->a);
 	if (archive_read_open(s->a, s, NULL, arc_read_cb, NULL) !=
 	    ARCHIVE_OK ||

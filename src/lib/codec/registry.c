@@ -84,7 +84,7 @@ static const struct codec codec_xz = {
 };
 static const struct codec codec_zstd = {
 	.name = "zstd", .probe = probe_zstd,
-	.stream_open = src_filter_open, .seek = &ra_zstd_ops,
+	.stream_open = zstd_stream_open, .seek = &zstd_seek_ops,
 };
 static const struct codec codec_lz4 = {
 	.name = "lz4", .probe = probe_lz4, .stream_open = src_filter_open,
