@@ -498,6 +498,213 @@ START_TEST(test_truncated)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ */
+/* bmapcopy's side (bmap_source) and bmapfs's (the SEEK decoder, and the
+ * engine over it) on the same damaged file: the same bytes, the same
+ * error, the same message. */
+
+struct zt_res {
+	int ret;		/* 0, or the first error */
+	uint64_t bytes;		/* decoded before it */
+	uint64_t hash;		/* of those bytes */
+	char msg[BMAP_ERR_MAX];
+};
+
+static void zt_take(struct zt_res *r, const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		r->hash = (r->hash ^ p[i]) * 0x100000001b3ull;
+	r->bytes += n;
+}
+
+static void zt_res_init(struct zt_res *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->hash = 0xcbf29ce484222325ull;
+}
+
+/* Through bmap_source, from path (a file, or a pipe's /proc path). */
+static void zt_by_stream(const char *path, struct zt_res *r)
+{
+	static unsigned char buf[1 << 20];
+	struct bmap_err err = { "" };
+	struct bmap_source *src;
+	ssize_t n;
+
+	zt_res_init(r);
+	ck_assert_msg(bmap_source_open(&src, path, 1, &err) == 0, "%s",
+		      err.msg);
+	ck_assert_str_eq(bmap_source_format(src), "zstd");
+	while ((n = bmap_source_read(src, buf, sizeof(buf), &err)) > 0)
+		zt_take(r, buf, (size_t)n);
+	r->ret = (int)n;
+	if (n < 0)
+		snprintf(r->msg, sizeof(r->msg), "%s", err.msg);
+	bmap_source_close(src);
+}
+
+/* The same file read from a pipe. */
+static void zt_by_pipe(const char *path, struct zt_res *r)
+{
+	char cmd[600], proc[64];
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "cat '%s'", path);
+	f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(f);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fileno(f));
+	zt_by_stream(proc, r);
+	pclose(f);
+}
+
+/* Through one SEEK cursor from 0. */
+static void zt_by_seek(const char *path, struct zt_res *r)
+{
+	static unsigned char buf[65536];
+	struct bmap_err err = { "" };
+	uint64_t size, start;
+	void *fmt, *cur;
+	ssize_t n;
+	int fd = open(path, O_RDONLY);
+
+	zt_res_init(r);
+	ck_assert_int_ge(fd, 0);
+	size = (uint64_t)lseek(fd, 0, SEEK_END);
+	ck_assert_msg(zstd_seek_ops.open(fd, size, 1, &fmt, &err) == 0,
+		      "%s", err.msg);
+	ck_assert_int_eq(zstd_seek_ops.cursor_open(fmt, 0, &cur, &start, &err),
+			 0);
+	while ((n = zstd_seek_ops.cursor_read(cur, buf, sizeof(buf),
+					      &err)) > 0)
+		zt_take(r, buf, (size_t)n);
+	r->ret = (int)n;
+	if (n < 0)
+		snprintf(r->msg, sizeof(r->msg), "%s", err.msg);
+	/* A failed cursor keeps failing. */
+	if (n < 0)
+		ck_assert_int_eq(zstd_seek_ops.cursor_read(cur, buf, 10, &err),
+				 n);
+	zstd_seek_ops.cursor_close(cur);
+	zstd_seek_ops.close(fmt);
+	close(fd);
+}
+
+/* Through the engine, as bmapfs reads: 1 MiB at a time from 0. */
+static void zt_by_engine(const char *path, struct zt_res *r)
+{
+	static unsigned char buf[1 << 20];
+	struct bmap_ra_opts opts = { .threads = 2 };
+	struct bmap_err err = { "" };
+	struct bmap_ra *ra;
+	ssize_t n;
+
+	zt_res_init(r);
+	r->ret = bmap_ra_open(&ra, path, &opts, &err);
+	if (r->ret < 0) {
+		snprintf(r->msg, sizeof(r->msg), "%s", err.msg);
+		return;
+	}
+	while ((n = bmap_ra_pread(ra, buf, sizeof(buf), r->bytes, &err)) > 0)
+		zt_take(r, buf, (size_t)n);
+	r->ret = (int)n;
+	if (n < 0)
+		snprintf(r->msg, sizeof(r->msg), "%s", err.msg);
+	bmap_ra_close(ra);
+}
+
+/* data (len bytes) written as name: every side gives want (an errno,
+ * or 0) with a message starting with msg, and the same bytes. */
+static void zt_parity(const char *what, const void *data, size_t len,
+		      int want, const char *msg)
+{
+	struct zt_res st, pi, sk, en;
+	char path[512];
+
+	cu_write_scratch("parity.zst", data, len, "wb");
+	cu_scratch_path(path, sizeof(path), "parity.zst");
+	zt_by_stream(path, &st);
+	zt_by_pipe(path, &pi);
+	zt_by_seek(path, &sk);
+	zt_by_engine(path, &en);
+	ck_assert_msg(st.ret == want && !strncmp(st.msg, msg, strlen(msg)),
+		      "%s: bmap_source gave %d '%s'", what, st.ret, st.msg);
+	ck_assert_msg(pi.ret == st.ret && !strcmp(pi.msg, st.msg) &&
+		      pi.bytes == st.bytes && pi.hash == st.hash,
+		      "%s: from a pipe %d '%s' %llu bytes, from the file %d "
+		      "'%s' %llu bytes", what, pi.ret, pi.msg,
+		      (unsigned long long)pi.bytes, st.ret, st.msg,
+		      (unsigned long long)st.bytes);
+	ck_assert_msg(sk.ret == st.ret && !strcmp(sk.msg, st.msg) &&
+		      sk.bytes == st.bytes && sk.hash == st.hash,
+		      "%s: SEEK %d '%s' %llu bytes, STREAM %d '%s' %llu bytes",
+		      what, sk.ret, sk.msg, (unsigned long long)sk.bytes,
+		      st.ret, st.msg, (unsigned long long)st.bytes);
+	ck_assert_msg(en.ret == st.ret && strstr(en.msg, st.msg) &&
+		      en.bytes <= st.bytes,
+		      "%s: engine %d '%s' %llu bytes, STREAM %d '%s' %llu "
+		      "bytes", what, en.ret, en.msg,
+		      (unsigned long long)en.bytes, st.ret, st.msg,
+		      (unsigned long long)st.bytes);
+	if (want == 0)
+		ck_assert_uint_eq(en.bytes, st.bytes);
+}
+
+START_TEST(test_parity)
+{
+	static const unsigned char magic[4] = { 0x28, 0xb5, 0x2f, 0xfd };
+	char msg[128];
+	uint64_t len, one_len, second;
+	unsigned char *data = zt_slurp("cs.zst", &len);
+	unsigned char *one = zt_slurp("one.zst", &one_len);
+	unsigned char *big = calloc(1, len + 8192);
+
+	ck_assert_ptr_nonnull(big);
+	second = (uint64_t)((unsigned char *)memmem(data + 4, len - 4, magic,
+						    4) - data);
+	zt_parity("whole", data, len, 0, "");
+	zt_parity("one frame", one, one_len, 0, "");
+	zt_parity("cut in the middle", data, len / 2, -EIO,
+		  "truncated zstd data");
+	zt_parity("cut in the last checksum", data, len - 1, -EIO,
+		  "truncated zstd data");
+	zt_parity("cut in the first frame", data, len / 20, -EIO,
+		  "truncated zstd data");
+	zt_parity("cut in a frame header", data, second + 6, -EIO,
+		  "truncated zstd data");
+	zt_parity("cut in a frame's magic", data, second + 2, -EIO,
+		  "truncated zstd data");
+	zt_parity("one frame cut", one, one_len / 2, -EIO,
+		  "truncated zstd data");
+
+	memcpy(big, data, len);
+	big[len / 2] ^= 0x21;
+	zt_parity("a flipped byte", big, len, -EBADMSG, "corrupt zstd data: ");
+	big[len / 2] ^= 0x21;
+	big[second + 4] ^= 0x21;
+	zt_parity("a flipped frame header", big, len, -EBADMSG,
+		  "corrupt zstd data: ");
+	big[second + 4] ^= 0x21;
+
+	/* After the last frame: zeros are padding; anything else, before
+	 * or after them, is garbage; a magic's first bytes a cut. */
+	zt_parity("zero padding", big, len + 4096, 0, "");
+	snprintf(msg, sizeof(msg), "corrupt zstd data: trailing garbage at "
+		 "offset %llu", (unsigned long long)len);
+	big[len] = 'x';
+	zt_parity("trailing garbage", big, len + 1, -EBADMSG, msg);
+	big[len] = 0;
+	big[len + 4096] = 'x';
+	zt_parity("zeros, then garbage", big, len + 4097, -EBADMSG, msg);
+	big[len + 4096] = 0;
+	memcpy(big + len, magic, 2);
+	zt_parity("a magic's first bytes", big, len + 2, -EIO,
+		  "truncated zstd data");
+	free(big);
+	free(one);
+	free(data);
+}
+END_TEST
+
 Suite *ra_zstd_suite(void)
 {
 	Suite *s = suite_create("ra-zstd");
@@ -514,6 +721,7 @@ Suite *ra_zstd_suite(void)
 	tcase_add_test(tc, test_corrupt);
 	tcase_add_test(tc, test_truncated);
 	tcase_add_test(tc, test_drop_point);
+	tcase_add_test(tc, test_parity);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define ZSTD_STATIC_LINKING_ONLY	/* the step by step API */
 #include <zstd.h>
 
 #include "base/error.h"
@@ -24,6 +25,8 @@
 
 /* The STREAM decoder reads its input in pieces of this size. */
 #define ZST_STREAM_CHUNK (1024 * 1024)
+/* The longest frame header there is (magic included). */
+#define ZST_HEADER_MAX 18
 
 uint32_t zstd_le32(const unsigned char *p)
 {
@@ -137,7 +140,7 @@ static int zstd_dec_boundary(struct zstd_dec *d)
 	size_t avail;
 	int r;
 
-	while (d->len - d->pos < 4 && !d->eof) {
+	while (d->len - d->pos < ZST_HEADER_MAX && !d->eof) {
 		r = zstd_dec_more(d);
 		if (r < 0)
 			return r;
@@ -149,6 +152,9 @@ static int zstd_dec_boundary(struct zstd_dec *d)
 		d->skipping = zstd_is_skippable(p);
 		d->coff = zstd_dec_pos(d);
 		d->produced = 0;
+		d->hsize = d->skipping ? 8 : ZSTD_frameHeaderSize(p, avail);
+		if (ZSTD_isError(d->hsize))
+			d->hsize = avail;	/* libzstd says why */
 		return 1;
 	}
 	if (avail == 0)
@@ -160,30 +166,68 @@ static int zstd_dec_boundary(struct zstd_dec *d)
 	return zstd_garbage(d, zstd_dec_pos(d));
 }
 
+/*
+ * How much input the next call of libzstd gets. Within one call libzstd
+ * may decode several blocks, and when one fails it returns the error
+ * without counting the bytes it already gave of the others; given a
+ * whole frame and room for all of it, it returns none of the frame when
+ * its checksum fails. How much a call sees would then depend on how the
+ * input came (a pipe, a file, a cursor's pieces) and so would the bytes
+ * returned before an error. So each call gets exactly what libzstd
+ * needs for its next step (a frame header, a block header, a block, a
+ * checksum), once it is all here, and nothing when it may still hold
+ * bytes back: one block at a time, the same on every side.
+ */
+static int zstd_dec_give(struct zstd_dec *d, size_t *give)
+{
+	size_t need;
+	int r;
+
+	if (d->pending) {
+		*give = 0;
+		return 0;
+	}
+	need = d->hsize ? d->hsize : ZSTD_nextSrcSizeToDecompress(d->dctx);
+	if (need == 0)
+		need = 1;	/* a byte libzstd held back */
+	/* A skippable frame's content is skipped as it comes. */
+	while (d->len - d->pos < need && !d->eof &&
+	       (d->pos > 0 || d->len < d->cap) &&
+	       (!d->skipping || d->pos == d->len)) {
+		r = zstd_dec_more(d);
+		if (r < 0)
+			return r;
+	}
+	*give = d->len - d->pos < need ? d->len - d->pos : need;
+	return 0;
+}
+
 /* One call of libzstd: 1 at the end of a frame, 0 when it needs more
  * input or more room, -errno on failure. */
 static int zstd_dec_step(struct zstd_dec *d, ZSTD_outBuffer *out)
 {
-	ZSTD_inBuffer in = { d->buf, d->len, d->pos };
-	size_t before = out->pos, ret;
+	ZSTD_inBuffer in;
+	size_t before = out->pos, give, ret;
+	bool flush_only = d->pending;
 	int r;
 
-	if (d->pos == d->len && !d->eof) {
-		r = zstd_dec_more(d);
-		if (r < 0)
-			return r;
-		in.src = d->buf;
-		in.size = d->len;
-		in.pos = d->pos;
-	}
+	r = zstd_dec_give(d, &give);
+	if (r < 0)
+		return r;
+	in.src = d->buf;
+	in.pos = d->pos;
+	in.size = d->pos + give;
 	ret = ZSTD_decompressStream(d->dctx, out, &in);
 	d->pos = in.pos;
+	d->hsize = 0;
 	if (ZSTD_isError(ret))
 		return codec_corrupt(&d->ferr, "zstd", "%s",
 				     ZSTD_getErrorName(ret));
 	d->produced += out->pos - before;
+	d->pending = out->pos == out->size;
 	if (ret == 0) {
 		d->between = true;
+		d->pending = false;
 		if (d->skipping || !d->frame_end)
 			return 1;
 		r = d->frame_end(d->arg, d->coff, zstd_dec_pos(d),
@@ -191,7 +235,7 @@ static int zstd_dec_step(struct zstd_dec *d, ZSTD_outBuffer *out)
 		return r < 0 ? r : 1;
 	}
 	/* All the input taken, room left, and the frame goes on. */
-	if (d->pos == d->len && d->eof && out->pos < out->size)
+	if (!flush_only && d->pos == d->len && d->eof && !d->pending)
 		return codec_truncated(&d->ferr, "zstd");
 	return 0;
 }

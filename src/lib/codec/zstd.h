@@ -68,6 +68,8 @@ struct zstd_dec {
 	bool done;		/* the data ended as it should */
 	uint64_t coff;		/* where the current frame started */
 	uint64_t produced;	/* bytes the current frame made so far */
+	size_t hsize;		/* its header's size, until libzstd has it */
+	bool pending;		/* libzstd may hold decoded bytes back */
 	int failed;		/* the first failure, kept */
 	struct bmap_err ferr;
 };
