@@ -2,7 +2,8 @@
 /*
  * zstd.h - the insides of the zstd module, shared by its STREAM side
  * (zstd.c: from the start of the input, a file or a pipe) and its SEEK
- * side (zstd-seek.c: from the start of any frame of a file).
+ * side (zstd-seek.c: from the start of any frame of a file, the frames
+ * found by zstd-walk.c).
  *
  * Both run the same decoder (struct zstd_dec): libzstd's streaming
  * decoder, frame after frame, skippable frames skipped, content
@@ -30,6 +31,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+#include <pthread.h>
 
 #include "bmap.h"
 
@@ -90,5 +93,46 @@ static inline uint64_t zstd_dec_pos(const struct zstd_dec *d)
 	return d->raw + d->pos;
 }
 void zstd_dec_free(struct zstd_dec *d);
+
+/* ------------------------------------------------------------------ */
+/* SEEK (zstd-seek.c; the frames found by zstd-walk.c)                 */
+
+#define ZST_UNKNOWN UINT64_MAX
+
+struct zstd_frame {
+	uint64_t coff;		/* where it starts in the file */
+	uint64_t clen;		/* its compressed length, checksum included */
+	uint64_t dsize;		/* decompressed length, or ZST_UNKNOWN */
+	uint64_t dmax;		/* what its blocks can hold at most, or
+				 * ZST_UNKNOWN (frames from a seek table) */
+	bool dropped;		/* no cursor starts here (drop_point) */
+};
+
+struct zstd_seek {
+	int fd;
+	uint64_t file_size;
+	/* fr[0 .. n-1]: the frames; fr[n]: the tail (clen 0 when there is
+	 * none); coff, clen, dmax read-only after open. */
+	struct zstd_frame *fr;
+	size_t n;
+	size_t npoints;		/* n, and 1 for a tail */
+	bool tail_clean;	/* no tail, or zero bytes only */
+	pthread_mutex_t lock;	/* for fr[].dsize, .dropped, ustart, known,
+				 * end */
+	uint64_t *ustart;	/* n + 1: where each frame starts in the
+				 * image, then the tail */
+	size_t known;		/* ustart[0 .. known - 1] are known */
+	uint64_t end;		/* the image's size, or ZST_UNKNOWN */
+};
+
+/*
+ * The frames of z's file (z->fd, z->file_size): from the seek table at its
+ * end when it has one that fits (only when the file starts with a frame,
+ * `table`), else by walking them. Sets z->fr (with the tail, see
+ * zstd-seek.c, at z->fr[z->n]), z->n and z->tail_clean. 0 or -errno (the
+ * file cannot be read, out of memory): a file whose frames are broken is
+ * no failure here.
+ */
+int zstd_frames_find(struct zstd_seek *z, bool table, struct bmap_err *err);
 
 #endif
