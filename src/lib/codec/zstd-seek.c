@@ -7,9 +7,9 @@
  *
  * Open finds the frames without decoding (zstd-walk.c): from the seek
  * table when the file ends with one (O(1)), else by walking the frames'
- * headers and their blocks' 3-byte headers, skipping skippable frames. A frame's
- * decompressed size comes from its header, or the seek table; a frame
- * without one (zstd reading a pipe writes none) has it learnt when a
+ * headers and their blocks' 3-byte headers, skipping skippable frames.
+ * A frame's decompressed size comes from its header, or the seek table;
+ * a frame without one (zstd reading a pipe writes none) has it learnt when a
  * cursor decodes it, and the seek points after it become known then;
  * save/load keep what was learnt for the next mount (codec/seekidx.h).
  *
