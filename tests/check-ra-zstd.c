@@ -170,6 +170,7 @@ START_TEST(test_sizes_in_headers)
 }
 END_TEST
 
+
 START_TEST(test_seek_table)
 {
 	struct bmap_err err = { "" };
@@ -705,6 +706,20 @@ START_TEST(test_parity)
 }
 END_TEST
 
+/* A file with a skippable frame first (as pzstd writes) is recognised
+ * as zstd by bmapcopy too, and read whole. */
+START_TEST(test_skippable_first)
+{
+	struct zt_res r;
+	char path[512];
+
+	cu_scratch_path(path, sizeof(path), "sk.zst");
+	zt_by_stream(path, &r);
+	ck_assert_int_eq(r.ret, 0);
+	ck_assert_uint_eq(r.bytes, ZT_SIZE);
+}
+END_TEST
+
 Suite *ra_zstd_suite(void)
 {
 	Suite *s = suite_create("ra-zstd");
@@ -722,6 +737,7 @@ Suite *ra_zstd_suite(void)
 	tcase_add_test(tc, test_truncated);
 	tcase_add_test(tc, test_drop_point);
 	tcase_add_test(tc, test_parity);
+	tcase_add_test(tc, test_skippable_first);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -14,6 +14,7 @@
 #include "base/error.h"
 #include "base/io.h"
 #include "codec/codec.h"
+#include "codec/zstd.h"
 
 static bool starts(const unsigned char *h, size_t n, const char *magic,
 		   size_t mlen)
@@ -40,9 +41,16 @@ static bool probe_xz(const unsigned char *h, size_t n)
 	return starts(h, n, "\xfd" "7zXZ\0", 6);
 }
 
+/* A frame, maybe after skippable frames (pzstd writes one first) that
+ * end within the bytes looked at. */
 static bool probe_zstd(const unsigned char *h, size_t n)
 {
-	return starts(h, n, "\x28\xb5\x2f\xfd", 4);
+	size_t at = 0;
+
+	while (n - at >= 8 && zstd_is_skippable(h + at) &&
+	       zstd_le32(h + at + 4) <= n - at - 8)
+		at += 8 + zstd_le32(h + at + 4);
+	return n - at >= 4 && zstd_is_frame(h + at);
 }
 
 /* lz4 frames, and the legacy format. */
