@@ -200,7 +200,8 @@ static int reopen_same(const char *path, int flags, const struct stat *st)
 	return fd;
 }
 
-static int changed(struct bmap_err *err)
+/* The path names another file than the one opened: refused. */
+static int stale_error(struct bmap_err *err)
 {
 	return bmap_seterr(err, ESTALE, "it changed while it was opened: "
 			   "refused");
@@ -224,7 +225,7 @@ static int open_device(struct bmap_target *t, const char *path, int fd,
 	 * writes O_DIRECT cannot take. */
 	ret = reopen_same(path, 0, st);
 	if (ret == -ESTALE)
-		return changed(err);
+		return stale_error(err);
 	if (ret < 0)
 		return bmap_seterr(err, -ret, "cannot open: %s",
 				   strerror(-ret));
@@ -335,7 +336,7 @@ int bmap_target_open(struct bmap_target **out, const char *path,
 	} else if (S_ISREG(st.st_mode)) {
 		ret = open_file(t, path, fd, &st, err);
 	} else {
-		ret = S_ISBLK(st.st_mode) ? changed(err) :
+		ret = S_ISBLK(st.st_mode) ? stale_error(err) :
 		      bmap_seterr(err, EINVAL, "not a block device or a "
 				  "regular file");
 		close(fd);
