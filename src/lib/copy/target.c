@@ -22,6 +22,7 @@
 
 #include "bmap.h"
 #include "base/error.h"
+#include "base/io.h"
 
 /* Buffered writes are synced after this many bytes. */
 #define DIRTY_MAX (64u * 1024 * 1024)
@@ -51,10 +52,10 @@ static int read_text(const char *path, char *buf, size_t size)
 
 	if (fd < 0)
 		return -errno;
-	n = read(fd, buf, size - 1);
+	n = io_read_full(fd, buf, size - 1);
 	close(fd);
 	if (n < 0)
-		return -errno;
+		return (int)n;
 	buf[n] = '\0';
 	while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
 		buf[--n] = '\0';
