@@ -63,8 +63,8 @@
 #define PT_GARBAGE "garbage!"
 #define PT_GARBAGE_COUNT 100
 /* Zero bytes after the data: padding (a tape's, a download tool's),
- * which the gzip, bzip2 and xz decoders take for the end of the data and
- * the zstd and lzop ones refuse. Both paths must agree: the image
+ * which the gzip, bzip2, xz and zstd decoders take for the end of the
+ * data and the lzop one refuses. Both paths must agree: the image
  * whole, or the same error, by the rule for garbage. A multiple of 4,
  * as xz wants. */
 #define PT_ZEROS 4096
@@ -159,42 +159,6 @@ static const struct {
 	 * passed their own CRC and stay in the cache). */
 	{ "bzip2", "flip-trailer" },
 	{ "bzip2-streams", "flip-trailer" },
-	/* zstd: bmap_source is libarchive's, -EIO always: "cannot
-	 * decompress: Truncated zstd input" (at open) or "corrupt
-	 * compressed data: Truncated zstd input" (cut), "corrupt
-	 * compressed data: Zstd decompression failed: Restored data
-	 * doesn't match checksum" (flipped), "...: Data corruption
-	 * detected" (a bad frame header), "...: Unknown frame descriptor"
-	 * (garbage, zeros). bmap_ra, where it has frames to seek by:
-	 * -EBADMSG "corrupt zstd data: truncated frame" at open (cut in
-	 * the only or the first frame), -EIO "truncated zstd data" (cut
-	 * later), -EBADMSG "corrupt zstd data: Restored data doesn't
-	 * match checksum", and at open -EBADMSG "corrupt zstd data: frame
-	 * at offset 0 larger than its blocks" (a bad frame header) or
-	 * "corrupt zstd data: unknown data at offset N" (garbage, zeros);
-	 * else, one frame read through, bmap_source's. */
-	{ "zstd", "cut-header" },
-	{ "zstd", "cut-25%" },
-	{ "zstd", "cut-50%" },
-	{ "zstd", "cut-90%" },
-	{ "zstd", "cut-1" },
-	{ "zstd", "flip-header" },
-	{ "zstd", "flip-early" },
-	{ "zstd", "flip-middle" },
-	{ "zstd", "flip-trailer" },
-	{ "zstd", "garbage" },
-	{ "zstd", "zeros" },
-	{ "zstd-frames", "cut-header" },
-	{ "zstd-frames", "cut-25%" },
-	{ "zstd-frames", "cut-50%" },
-	{ "zstd-frames", "cut-90%" },
-	{ "zstd-frames", "cut-1" },
-	{ "zstd-frames", "flip-header" },
-	{ "zstd-frames", "flip-early" },
-	{ "zstd-frames", "flip-middle" },
-	{ "zstd-frames", "flip-trailer" },
-	{ "zstd-frames", "garbage" },
-	{ "zstd-frames", "zeros" },
 	{ NULL, NULL },	/* the end */
 };
 

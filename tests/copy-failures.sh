@@ -135,7 +135,7 @@ done
 
 # Zero bytes after the data are padding (see copy-formats.sh); anything
 # else after them, or instead of them, is still refused.
-for fmt in gzip bzip2; do
+for fmt in gzip bzip2 zstd; do
 	for tail in "x" "zeros+x"; do
 		cp "$WORK/whole.$fmt" "$WORK/pack/garbage.$fmt"
 		case $tail in

@@ -91,8 +91,8 @@ lz4 -q -c "$img" >"$pack/image.lz4"
 two_streams lz4 -q -c >"$pack/image-2.lz4"
 lzop -c "$img" >"$pack/image.lzo"
 # Zero bytes after the data (padding to a block): gzip -t and bzip2 -t
-# take them, and so does bmaptool.
-for f in image.gz image.bz2 image-2.bz2; do
+# take them, and so does bmaptool; zstd follows the same rule here.
+for f in image.gz image.bz2 image-2.bz2 image-2.zst; do
 	cp "$pack/$f" "$pack/padded-$f"
 	head -c 4096 /dev/zero >>"$pack/padded-$f"
 	gzip -t "$pack/padded-image.gz" 2>/dev/null ||
@@ -135,6 +135,7 @@ packed "bzip2 made by lbzip2" "$pack/image-lbzip2.bz2"
 packed "gzip, 4096 zero bytes after it" "$pack/padded-image.gz"
 packed "bzip2, 4096 zero bytes after it" "$pack/padded-image.bz2"
 packed "bzip2, two streams, 4096 zero bytes after them" "$pack/padded-image-2.bz2"
+packed "zstd, two frames, 4096 zero bytes after them" "$pack/padded-image-2.zst"
 packed "xz, one block" "$pack/image.xz"
 packed "xz, $blocks blocks (xz -T2 --block-size=1MiB)" "$pack/image-blocks.xz"
 packed "xz, two streams" "$pack/image-2.xz"
@@ -184,6 +185,8 @@ tail -c +1 "$pack/padded-image.gz" |
 	copy_ok "padded gzip on a pipe" "$img" "$bmap" --bmap "$bmap" -
 tail -c +1 "$pack/padded-image.bz2" |
 	copy_ok "padded bzip2 on a pipe" "$img" "$bmap" --bmap "$bmap" -
+tail -c +1 "$pack/padded-image-2.zst" |
+	copy_ok "padded zstd on a pipe" "$img" "$bmap" --bmap "$bmap" -
 step "'-': tar.zst on a pipe"
 tail -c +1 "$pack/image.tar.zst" | copy_ok "tar.zst on a pipe" "$img" "$bmap" --bmap "$bmap" -
 
@@ -281,7 +284,8 @@ step "by holes: a plain sparse image on standard input"
 copy_ok "by holes, stdin" "$img" "$bmap" - <"$WORK/holes/image.img"
 
 for src in "$WORK/holes/image.img" "$pack/image.xz" "$pack/image.tar.gz" \
-	   "$pack/padded-image.gz" "$pack/padded-image.bz2"; do
+	   "$pack/padded-image.gz" "$pack/padded-image.bz2" \
+	   "$pack/padded-image-2.zst"; do
 	step "--nobmap: every byte of $(basename "$src")"
 	rm -f "$dest"
 	expect_exit 0 "$BMAPCOPY" --nobmap "$src" "$dest"

@@ -87,8 +87,12 @@ int src_bzip2_open(struct codec_input *in, unsigned threads,
 int src_lzop_open(struct codec_input *in, unsigned threads,
 		  const struct codec_stream_ops **ops, void **state,
 		  struct bmap_err *err);
-/* libarchive as a decompression filter only (zstd, lz4, and any
- * other compression it knows): the decompressed bytes as they are. */
+/* zstd (zstd.c): libzstd, frame after frame. */
+int zstd_stream_open(struct codec_input *in, unsigned threads,
+		     const struct codec_stream_ops **ops, void **state,
+		     struct bmap_err *err);
+/* libarchive as the lz4 decompression filter: the decompressed bytes as
+ * they are. */
 int src_filter_open(struct codec_input *in, unsigned threads,
 		    const struct codec_stream_ops **ops, void **state,
 		    struct bmap_err *err);
@@ -222,7 +226,7 @@ int ra_seq_open(const char *path, unsigned threads, void **fmt,
 		struct bmap_err *err);
 
 extern const struct codec_seek_ops ra_bzip2_ops;
-extern const struct codec_seek_ops ra_zstd_ops;
+extern const struct codec_seek_ops zstd_seek_ops;	/* zstd-seek.c */
 
 /* xz, one module (xz.h and xz*.c): its magic, its STREAM decoder
  * (liblzma's threaded decoder) and its SEEK decoder (the index at the

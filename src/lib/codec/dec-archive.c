@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * dec-archive.c - libarchive behind the decoder interface: as a plain
- * decompression filter (zstd, lz4, lzo and the rest), and as the reader of
- * a tar or zip archive holding the image.
+ * dec-archive.c - libarchive behind the decoder interface: as the lz4
+ * decompression filter (the one format without a decoder of its own
+ * here), and as the reader of a tar or zip archive holding the image.
  */
 #include "config.h"
 
@@ -38,7 +38,7 @@ struct arc {
 	/* A filter for a codec whose messages follow the rule (truncated
 	 * data is -EIO "truncated FMT data", anything else -EBADMSG
 	 * "corrupt FMT data: ..."): its name; NULL keeps libarchive's
-	 * words (zstd, until it has a codec of its own). */
+	 * words. */
 	const char *codec;
 	/* Raw bytes handed to libarchive: fed in all, the last chunk_len
 	 * of them in chunk, the tail_len before those in tail. */
@@ -136,7 +136,7 @@ static struct arc *arc_new(struct bmap_err *err)
 }
 
 /* ------------------------------------------------------------------ */
-/* A decompression filter: the raw format gives the decompressed bytes. */
+/* The lz4 filter: the raw format gives the decompressed bytes. */
 
 /* The codec of an input that the registry knows as lz4 (a frame, or the
  * legacy format), whose messages follow the rule; else NULL. */
@@ -248,7 +248,7 @@ int src_filter_open(struct codec_input *in, unsigned threads,
 		return -ENOMEM;
 	s->in = in;
 	s->codec = filter_codec(in);
-	archive_read_support_filter_all(s->a);
+	archive_read_support_filter_lz4(s->a);
 	archive_read_support_format_raw(s->a);
 	if (archive_read_open(s->a, s, NULL, arc_read_cb, NULL) !=
 	    ARCHIVE_OK ||

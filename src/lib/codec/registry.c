@@ -14,6 +14,7 @@
 #include "base/error.h"
 #include "base/io.h"
 #include "codec/codec.h"
+#include "codec/zstd.h"
 
 static bool starts(const unsigned char *h, size_t n, const char *magic,
 		   size_t mlen)
@@ -35,9 +36,16 @@ static bool probe_bzip2(const unsigned char *h, size_t n)
 		!memcmp(h + 4, "\x17\x72\x45\x38\x50\x90", 6));
 }
 
+/* A frame, maybe after skippable frames (pzstd writes one first) that
+ * end within the bytes looked at. */
 static bool probe_zstd(const unsigned char *h, size_t n)
 {
-	return starts(h, n, "\x28\xb5\x2f\xfd", 4);
+	size_t at = 0;
+
+	while (n - at >= 8 && zstd_is_skippable(h + at) &&
+	       zstd_le32(h + at + 4) <= n - at - 8)
+		at += 8 + zstd_le32(h + at + 4);
+	return n - at >= 4 && zstd_is_frame(h + at);
 }
 
 /* lz4 frames, and the legacy format. */
@@ -79,7 +87,7 @@ static const struct codec codec_xz = {
 };
 static const struct codec codec_zstd = {
 	.name = "zstd", .probe = probe_zstd,
-	.stream_open = src_filter_open, .seek = &ra_zstd_ops,
+	.stream_open = zstd_stream_open, .seek = &zstd_seek_ops,
 };
 static const struct codec codec_lz4 = {
 	.name = "lz4", .probe = probe_lz4, .stream_open = src_filter_open,
