@@ -76,6 +76,9 @@ static void setup_pieces(void)
  * pieces of noise: "runs.bz2". */
 #define RUNS_SIZE (13u << 20)
 static unsigned char *runs;
+#define FM_SIZE 300000u
+static unsigned char *fm;	/* the image of "fm.bz2" (false magics) */
+static void setup_false_magic(void);
 
 static void setup_runs(void)
 {
@@ -104,6 +107,7 @@ static void setup(void)
 	cu_run_scratch("truncate -s -1000", "trunc.bz2", "", NULL);
 	setup_pieces();
 	setup_runs();
+	setup_false_magic();
 }
 
 static void teardown(void)
@@ -112,6 +116,8 @@ static void teardown(void)
 	img = NULL;
 	free(runs);
 	runs = NULL;
+	free(fm);
+	fm = NULL;
 }
 
 struct t {
@@ -588,6 +594,250 @@ START_TEST(test_ahead_close)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ */
+/* Both modes on the same file: bmapcopy's STREAM decoder (bmap_source)
+ * and bmapfs's SEEK decoder (bmap_ra) must give the same bytes, and the
+ * same error class and message start ("corrupt bzip2 data", ...). */
+
+struct outcome {
+	int ret;		/* 0, or -errno */
+	char msg[BMAP_ERR_MAX];	/* the message up to its first ':' */
+	uint64_t got;		/* bytes handed out, all of them right */
+};
+
+static void outcome_end(struct outcome *o, ssize_t n, const struct bmap_err *err)
+{
+	size_t k;
+
+	o->ret = (int)n;
+	o->msg[0] = 0;
+	if (n < 0) {
+		snprintf(o->msg, sizeof(o->msg), "%s", err->msg);
+		k = strcspn(o->msg, ":");
+		o->msg[k] = 0;
+	}
+}
+
+/* Read all of name with bmap_source on `threads` threads, checking the
+ * bytes against want (wlen of them). */
+static void stream_read(const char *name, unsigned threads,
+			const unsigned char *want, uint64_t wlen,
+			struct outcome *o)
+{
+	static unsigned char buf[1 << 16];
+	struct bmap_source *src;
+	struct bmap_err err;
+	char path[256];
+	ssize_t n;
+
+	memset(o, 0, sizeof(*o));
+	cu_scratch_path(path, sizeof(path), name);
+	n = bmap_source_open(&src, path, threads, &err);
+	if (n < 0) {
+		outcome_end(o, n, &err);
+		return;
+	}
+	while ((n = bmap_source_read(src, buf, sizeof(buf), &err)) > 0) {
+		ck_assert_uint_le(o->got + (uint64_t)n, wlen);
+		ck_assert_msg(!want || memcmp(buf, want + o->got,
+					      (size_t)n) == 0,
+			      "%s, stream, %u threads: wrong bytes at %llu",
+			      name, threads, (unsigned long long)o->got);
+		o->got += (uint64_t)n;
+	}
+	outcome_end(o, n, &err);
+	bmap_source_close(src);
+}
+
+/* The same with bmap_ra, from offset `from` on (size: the ImageSize a
+ * verified reader would give, or 0). */
+static void seek_read(const char *name, unsigned threads, uint64_t from,
+		      uint64_t size, const unsigned char *want,
+		      uint64_t wlen, struct outcome *o)
+{
+	static unsigned char buf[1 << 16];
+	struct bmap_ra_opts opts = { .threads = threads, .image_size = size,
+				     .verified = size != 0 };
+	struct bmap_ra *ra;
+	struct bmap_err err;
+	char path[256];
+	uint64_t off = from;
+	ssize_t n;
+
+	memset(o, 0, sizeof(*o));
+	cu_scratch_path(path, sizeof(path), name);
+	n = bmap_ra_open(&ra, path, &opts, &err);
+	if (n < 0) {
+		outcome_end(o, n, &err);
+		return;
+	}
+	while ((n = bmap_ra_pread(ra, buf, sizeof(buf), off, &err)) > 0) {
+		ck_assert_uint_le(off + (uint64_t)n, wlen);
+		ck_assert_msg(!want || memcmp(buf, want + off,
+					      (size_t)n) == 0,
+			      "%s, seek, %u threads: wrong bytes at %llu",
+			      name, threads, (unsigned long long)off);
+		off += (uint64_t)n;
+	}
+	o->got = off - from;
+	outcome_end(o, n, &err);
+	bmap_ra_close(ra);
+}
+
+/* Every mode agrees on name: ok (all wlen bytes of want) or the error
+ * class and message start of msg. The bytes before an error are checked
+ * but for corrupt data (libbz2 hands out a block before its CRC). */
+static void agree(const char *name, const unsigned char *want, uint64_t wlen,
+		  int ret, const char *msg)
+{
+	struct outcome o;
+	unsigned threads;
+
+	if (ret == -EBADMSG)
+		want = NULL;
+	for (threads = 1; threads <= 3; threads += 2) {
+		stream_read(name, threads, want, wlen, &o);
+		ck_assert_msg(o.ret == ret && strcmp(o.msg, msg) == 0,
+			      "%s, stream, %u threads: %d \"%s\"", name,
+			      threads, o.ret, o.msg);
+		if (ret == 0)
+			ck_assert_uint_eq(o.got, wlen);
+		seek_read(name, threads, 0, 0, want, wlen, &o);
+		ck_assert_msg(o.ret == ret && strcmp(o.msg, msg) == 0,
+			      "%s, seek, %u threads: %d \"%s\"", name,
+			      threads, o.ret, o.msg);
+		if (ret == 0)
+			ck_assert_uint_eq(o.got, wlen);
+	}
+}
+
+/* An image whose every bzip2 block holds a false block magic: a block
+ * header's map of the byte values used is 16 bits for which sixteenths
+ * of 0..255 are used, then 16 bits for each: with exactly the bytes of
+ * the bitmaps 0x3141 0x5926 0x5359 in the first three sixteenths (and
+ * no run of four, which would add a count byte), that is the magic. */
+
+static void setup_false_magic(void)
+{
+	static const unsigned maps[3] = { 0x3141, 0x5926, 0x5359 };
+	unsigned char vals[48];
+	unsigned nv = 0, r, i, prev = 256, v;
+	uint64_t x = 12345;
+	size_t k;
+
+	for (r = 0; r < 3; r++)
+		for (i = 0; i < 16; i++)
+			if (maps[r] >> (15 - i) & 1)
+				vals[nv++] = (unsigned char)(r * 16 + i);
+	fm = malloc(FM_SIZE);
+	ck_assert_ptr_nonnull(fm);
+	for (k = 0; k < FM_SIZE; k++) {
+		do {
+			x = x * 6364136223846793005ull + 1442695040888963407ull;
+			v = vals[(x >> 33) % nv];
+		} while (v == prev);
+		fm[k] = (unsigned char)v;
+		prev = v;
+	}
+	cu_write_scratch("fm", fm, FM_SIZE, "wb");
+	cu_run_scratch("bzip2 -1 -c", "fm", ">", "fm.bz2");
+}
+
+/* The false magics are really there: the SEEK decoder's scan finds two
+ * block magics per block. */
+static unsigned count_magics(const char *name)
+{
+	size_t len;
+	char path[256];
+	unsigned char *p;
+	uint64_t v = 0, bit;
+	unsigned n = 0;
+
+	cu_scratch_path(path, sizeof(path), name);
+	p = (unsigned char *)cu_read_file(path, &len);
+	ck_assert_ptr_nonnull(p);
+	for (bit = 0; bit < (uint64_t)len * 8; bit++) {
+		v = (v << 1 | (p[bit / 8] >> (7 - bit % 8) & 1)) &
+		    0xffffffffffffull;
+		n += bit >= 47 && v == 0x314159265359ull;
+	}
+	free(p);
+	return n;
+}
+
+START_TEST(test_false_magic)
+{
+	struct outcome o;
+	uint64_t off;
+
+	/* 4 blocks at bzip2 -1, the 3 of 100 kB with a false magic */
+	ck_assert_uint_ge(count_magics("fm.bz2"), 7);
+	agree("fm.bz2", fm, FM_SIZE, 0, "");
+	/* from seek points of its own, and placed from the end */
+	for (off = 0; off < FM_SIZE; off += 77777) {
+		seek_read("fm.bz2", 2, off, 0, fm, FM_SIZE, &o);
+		ck_assert_msg(o.ret == 0, "from %llu: %s",
+			      (unsigned long long)off, o.msg);
+		seek_read("fm.bz2", 2, off, FM_SIZE, fm, FM_SIZE, &o);
+		ck_assert_msg(o.ret == 0, "from %llu, sized: %s",
+			      (unsigned long long)off, o.msg);
+	}
+}
+END_TEST
+
+/* A copy of src with its size set or a byte changed, or bytes added. */
+static void damage(const char *src, const char *dst, long long size,
+		   long long flip_at, const char *append)
+{
+	char path[256];
+	unsigned char b;
+	int fd;
+
+	cu_run_scratch("cp", src, "", dst);
+	cu_scratch_path(path, sizeof(path), dst);
+	if (size >= 0)
+		ck_assert_int_eq(truncate(path, (off_t)size), 0);
+	if (flip_at >= 0) {
+		fd = open(path, O_RDWR);
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_eq(pread(fd, &b, 1, (off_t)flip_at), 1);
+		b ^= 0x44;
+		ck_assert_int_eq(pwrite(fd, &b, 1, (off_t)flip_at), 1);
+		close(fd);
+	}
+	if (append)
+		cu_write_scratch(dst, append, strlen(append), "ab");
+}
+
+/* Damaged files: every mode gives the same error. */
+START_TEST(test_damaged_agree)
+{
+	long long size = (long long)file_size("pieces.bz2");
+	/* (shorter than 10 bytes, it is not bzip2: no block magic) */
+	long long cuts[5] = { 10, 200, (long long)piece_at[3] + 2,
+			      (long long)piece_at[5] + 777, size - 1 };
+	long long flips[3] = { 60, size / 2, size - 3 };
+	unsigned i;
+
+	for (i = 0; i < 5; i++) {
+		damage("pieces.bz2", "dmg.bz2", cuts[i], -1, NULL);
+		agree("dmg.bz2", img, PIECE * NPIECES, -EIO,
+		      "truncated bzip2 data");
+	}
+	for (i = 0; i < 3; i++) {
+		damage("pieces.bz2", "dmg.bz2", -1, flips[i], NULL);
+		agree("dmg.bz2", img, PIECE * NPIECES, -EBADMSG,
+		      "corrupt bzip2 data");
+	}
+	damage("pieces.bz2", "dmg.bz2", -1, -1, "garbage");
+	agree("dmg.bz2", img, PIECE * NPIECES, -EBADMSG,
+	      "trailing garbage after bzip2 data");
+	/* several streams of different levels, whole */
+	agree("multi.bz2", img, IMG_SIZE, 0, "");
+	agree("pieces.bz2", img, PIECE * NPIECES, 0, "");
+}
+END_TEST
+
 Suite *ra_bzip2_suite(void)
 {
 	Suite *s = suite_create("ra-bzip2");
@@ -608,6 +858,8 @@ Suite *ra_bzip2_suite(void)
 	tcase_add_test(tc, test_ahead_whole);
 	tcase_add_test(tc, test_ahead_corrupt);
 	tcase_add_test(tc, test_ahead_close);
+	tcase_add_test(tc, test_false_magic);
+	tcase_add_test(tc, test_damaged_agree);
 	suite_add_tcase(s, tc);
 	return s;
 }
