@@ -41,11 +41,14 @@ struct codec_input {
 	uint64_t consumed;	/* raw bytes handed out so far */
 	int pollable;		/* a pipe or the like: reads may block */
 	const volatile int *stop;	/* set: give up waiting, -EINTR */
+	/* The same for the decoder that reads on a thread of its own: it
+	 * sets *halt to have that thread give up when it closes. */
+	const volatile int *halt;
 };
 
 /* Up to len raw bytes; 0 at the end of the input; -errno on failure.
  * Retries on EINTR, but a read that waits on a pipe gives up with -EINTR
- * once *stop is set. */
+ * once *stop or *halt is set. */
 ssize_t codec_input_read(struct codec_input *in, void *buf, size_t len);
 
 /* Padding after a compressed stream's data: whether the n bytes at p

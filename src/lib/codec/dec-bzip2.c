@@ -285,6 +285,7 @@ struct bz2 {
 	struct item *head, *tail;
 	unsigned nitems, maxitems;	/* items allocated, and the limit */
 	bool stop;
+	volatile int halt;	/* stop, for the scanner's input reads */
 	bool nomem;		/* the scanner could not go on */
 	struct chunk *spare;
 	unsigned nspare, maxspare;
@@ -529,18 +530,13 @@ static void *worker_main(void *arg)
 /* ------------------------------------------------------------------ */
 /* The scanner                                                         */
 
-/* Raw input; the scanner thread may be cancelled only while it waits
- * for it (a pipe may never deliver). */
+/* Raw input. A pipe may never deliver: a close sets halt, and the read
+ * gives up (-EINTR) within its poll interval. */
 static ssize_t raw_read(void *ctx, void *buf, size_t len)
 {
 	struct bz2 *d = ctx;
-	ssize_t n;
-	int old;
 
-	pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &old);
-	n = codec_input_read(d->in, buf, len);
-	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
-	return n;
+	return codec_input_read(d->in, buf, len);
 }
 
 /* A new item for a cut, once there is room; NULL to stop. */
@@ -592,7 +588,6 @@ static void *scanner_main(void *arg)
 	struct item *it;
 	int ret;
 
-	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
 	ret = bz2_scan_init(&d->scan, raw_read, d, &cut);
 	if (ret < 0) {
 		memset(&cut, 0, sizeof(cut));
@@ -1099,10 +1094,10 @@ static void bz2_close(void *state)
 	pthread_cond_broadcast(&d->work);
 	pthread_cond_broadcast(&d->room);
 	pthread_mutex_unlock(&d->lock);
-	if (d->scanning) {
-		pthread_cancel(d->scanner);
+	__atomic_store_n(&d->halt, 1, __ATOMIC_RELEASE);
+	if (d->scanning)
 		pthread_join(d->scanner, NULL);
-	}
+	d->in->halt = NULL;
 	for (i = 0; i < d->started; i++)
 		pthread_join(d->workers[i], NULL);
 	free_all(d);
@@ -1121,6 +1116,7 @@ static struct bz2 *bz2_new(struct codec_input *in, unsigned threads)
 	if (!d)
 		return NULL;
 	d->in = in;
+	in->halt = &d->halt;
 	d->nworkers = threads > WORKERS_MAX ? WORKERS_MAX : threads;
 	d->maxitems = d->nworkers + 2;
 	d->maxspare = d->maxitems * QUEUE_MAX + d->nworkers;

@@ -76,17 +76,18 @@ static int decode(struct bz2_ahead *a)
 
 	pthread_mutex_unlock(&a->mu);
 	ret = a->prepare(a->ctx, &job, &a->bits, &len);
-	if (ret == 0 && (bz2_bits_wrap(&a->bits, job.level, job.crc, &slen,
-				       &boundary) < 0 ||
-			 bz2_attempt_start(&att, a->bits.buf, slen,
-					   boundary) != BZ2_ATT_MORE))
+	a->end.err = ret < 0 ? ret : 0;
+	a->end.zeros = ret == 1;
+	if (ret < 0 || ret == 1)
+		ret = BZ2_ATT_DONE;	/* nothing to decode */
+	else if (bz2_bits_wrap(&a->bits, job.level, job.crc, &slen,
+			       &boundary) < 0 ||
+		 bz2_attempt_start(&att, a->bits.buf, slen, boundary) !=
+		 BZ2_ATT_MORE)
 		ret = BZ2_ATT_NOMEM;
-	else if (ret == 0)
+	else
 		ret = BZ2_ATT_MORE;
-	else if (ret == 1)
-		ret = BZ2_ATT_DONE;
 	pthread_mutex_lock(&a->mu);
-	a->end.zeros = ret == BZ2_ATT_DONE;
 	a->end.len = len;
 	while (ret == BZ2_ATT_MORE && wait_room(a)) {
 		p = a->buf + a->wpos;
@@ -124,7 +125,7 @@ static void *worker(void *arg)
 			a->state = AH_IDLE;
 			a->drop = false;
 		} else {
-			a->end.res = ret;
+			a->end.att = (enum bz2_att)ret;
 			a->state = AH_DONE;
 		}
 		pthread_cond_signal(&a->ready);

@@ -39,7 +39,8 @@ struct bz2_ahead;
 
 /* What came of a block taken from the worker. */
 struct bz2_ahead_end {
-	int res;		/* a BZ2_ATT_ result, or -errno from prepare */
+	int err;		/* -errno from prepare (the rest unset), or 0 */
+	enum bz2_att att;	/* the decode's result: DONE, RETRY, BAD... */
 	bool zeros;		/* all zeros, not decoded: len of them */
 	uint64_t len;
 	bool zero;		/* decoded, and all its output was zeros */

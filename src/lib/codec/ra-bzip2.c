@@ -1203,25 +1203,25 @@ static ssize_t ahead_step(struct bzcur *c, void *buf, size_t len)
 	}
 	c->taken = false;
 	bz2_ahead_result(c->ahead, &end, &c->bits);
+	if (end.err == -ENOMEM)
+		return err_nomem(&c->msg);
+	if (end.err)
+		return err_read(&c->msg, end.err == -ENODATA ? -EIO : end.err);
 	if (end.zeros) {
 		c->zeros = end.len;
 		c->zero = false;
 		return end.len ? 0 : finish_block(c);
 	}
 	c->zero = end.zero && c->bits.nbits <= MEMO_BYTES * 8;
-	switch (end.res) {
+	switch (end.att) {
 	case BZ2_ATT_DONE:
 		return finish_block(c);
 	case BZ2_ATT_RETRY:
 		return rejoin(c);
-	case BZ2_ATT_BAD:
-		return block_bad(c, "bad block or CRC mismatch");
 	case BZ2_ATT_NOMEM:
-	case -ENOMEM:
 		return err_nomem(&c->msg);
 	default:
-		return err_read(&c->msg, end.res == -ENODATA ? -EIO :
-				end.res < 0 ? end.res : -EIO);
+		return block_bad(c, "bad block or CRC mismatch");
 	}
 }
 
