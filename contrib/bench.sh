@@ -5,7 +5,10 @@
 # runs (run in turn, A B A B ...), and the ratio ours / reference.
 #
 # usage: contrib/bench.sh [-n RUNS] [DATADIR]
-#   PARTS="create copy fs" (the default) chooses what is measured.
+#   PARTS="create copy decode fs" (the default) chooses what is measured;
+#   "decode" times bmapcopy from each packing against the fastest
+#   standalone decoder of that packing writing to /dev/null (igzip,
+#   lbzip2 -n2, xz -T2, zstd, lz4): the limit for a copy from it.
 #   FORMATS="raw gz" limits the copy and bmapfs benchmarks to those
 #   packagings.
 #   DATADIR (default: bench-data in the build dir) holds disk.img and its
@@ -47,7 +50,7 @@ row() { # row LABEL OURS REF
         $((om / 1024)) $((rm_ / 1024))
 }
 
-parts=${PARTS:-"create copy fs"}
+parts=${PARTS:-"create copy decode fs"}
 has() { case " $parts " in *" $1 "*) return 0 ;; esac; return 1; }
 echo "bench: $runs runs each, $(nproc) cores, image $(du -h --apparent-size "$img" | cut -f1) ($(du -h "$img" | cut -f1) mapped)"
 cat "$img" >/dev/null   # the same warm page cache for everybody
@@ -81,6 +84,30 @@ for f in $formats; do
 done
 rm -f "$out"
 
+# The fastest standalone decoder of each packing, to /dev/null.
+decoder() {
+    case $1 in
+    gz) echo "igzip -dc" ;; bz2) echo "lbzip2 -n2 -dc" ;;
+    xz) echo "xz -T2 -dc" ;; zst) echo "zstd -dc" ;; lz4) echo "lz4 -dc" ;;
+    esac
+}
+dformats=
+for f in $formats; do [ "$f" = raw ] || dformats="$dformats $f"; done
+for f in $dformats; do
+    has decode || break
+    dec=$(decoder "$f")
+    command -v "${dec%% *}" >/dev/null ||
+        { echo "bench: needs ${dec%% *} (contrib/setup.sh installs it)" >&2; exit 1; }
+    i=0
+    while [ $i -lt "$runs" ]; do
+        measure "dcopy_$f" "$bin/bmapcopy" -q --bmap "$img.bmap" "$img.$f" "$out"
+        # shellcheck disable=SC2086 # the decoder's options
+        measure "dec_$f" $dec "$img.$f"
+        i=$((i + 1))
+    done
+done
+rm -f "$out"
+
 printf '\n%-28s %10s %10s %7s   %10s %10s\n' "task (median)" ours reference ratio "ours mem" "ref mem"
 if has create; then
     row "create, format 1.2 (SHA-1)" create12 refcreate
@@ -90,6 +117,13 @@ for f in $formats; do
     has copy || break
     row "copy $f to a file" "copy_$f" "refcopy_$f"
 done
+
+if has decode; then
+    printf '\n%-28s %10s %10s %7s   %10s %10s\n' "against the decoder" bmapcopy decoder ratio "ours mem" "dec mem"
+    for f in $dformats; do
+        row "$f: $(decoder "$f")" "dcopy_$f" "dec_$f"
+    done
+fi
 
 has fs || exit 0
 . "$top/contrib/bench-fs.sh"

@@ -17,13 +17,15 @@ cd "$(dirname "$0")/.."
 # losetup, mount), e2fsprogs (images with a file system), the compressors
 # the tests pack images with, python3 (lseek SEEK_DATA/SEEK_HOLE walks),
 # bmap-tools (the reference tool, an oracle).
+# Benchmarks (contrib/bench.sh): GNU time, and isal (igzip), the fastest
+# standalone gzip decoder that bmapcopy is measured against.
 # Fuzzing (make fuzz, and the few seconds of it make check runs): clang
 # and libclang-rt-14-dev, which holds libFuzzer and the sanitizer runtimes.
 packages="gcc make autoconf automake pkg-config libfuse3-dev fuse3
 libarchive-dev libxml2-dev libssl-dev libisal-dev liblzma-dev libbz2-dev
 liblzo2-dev zlib1g-dev libzstd-dev check util-linux mount e2fsprogs coreutils diffutils gzip
 pigz bzip2 lbzip2 xz-utils zstd lz4 lzop tar zip python3 bmap-tools
-clang libclang-rt-14-dev"
+clang libclang-rt-14-dev time isal"
 
 missing=
 for p in $packages; do
