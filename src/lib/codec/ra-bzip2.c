@@ -44,6 +44,7 @@
 #include "base/error.h"
 #include "codec/codec.h"
 #include "codec/ra-bzip2-ahead.h"
+#include "codec/seekidx.h"
 
 
 #define UNKNOWN UINT64_MAX
@@ -1311,62 +1312,36 @@ static int bzip2_cursor_open(void *fmt, uint64_t off, void **cur,
 /* ------------------------------------------------------------------ */
 /* Saving and loading the table                                        */
 
-static const char idx_magic[8] = "BZ2RA\0\0\1";
-
-static void put_varint(struct strbuf *out, uint64_t v)
-{
-	do {
-		strbuf_addch(out, (char)((v & 0x7f) | (v > 0x7f ? 0x80 : 0)),
-			     1);
-		v >>= 7;
-	} while (v);
-}
-
-static bool get_varint(const unsigned char **p, const unsigned char *end,
-		       uint64_t *v)
-{
-	unsigned shift;
-	unsigned char b;
-
-	*v = 0;
-	for (shift = 0; shift < 64 && *p < end; shift += 7) {
-		b = *(*p)++;
-		if (shift == 63 && b > 1)
-			return false;
-		*v |= (uint64_t)(b & 0x7f) << shift;
-		if (!(b & 0x80))
-			return true;
-	}
-	return false;
-}
-
 /*
- * The file size, the image size the back was anchored at (+1, or 0), the
- * number of cuts; then each cut: its bit offset (from the previous one's),
- * its kind and its output length (+1, or 0). Output offsets follow from
- * these, so they are not stored.
+ * Through seekidx ("bzip2", 3 fields a point): first a START point with
+ * the file size and the image size the back was anchored at (+1, or 0);
+ * then each cut: its kind, its bit offset and its output length (+1, or
+ * 0). Output offsets follow from these, so they are not stored.
  */
+#define IDX_FIELDS 3
+
 static int bzip2_save(void *fmt, struct strbuf *out)
 {
 	struct bzfmt *f = fmt;
-	uint64_t prev = 0;
+	struct seekidx_out o;
+	uint64_t v[IDX_FIELDS];
 	size_t i;
 
 	pthread_mutex_lock(&f->lock);
-	for (i = 0; i < sizeof(idx_magic); i++)
-		strbuf_addch(out, idx_magic[i], 1);
-	put_varint(out, f->fsize);
-	put_varint(out, f->back < f->n ? f->hint + 1 : 0);
-	put_varint(out, f->scanned ? f->n : 0);
+	seekidx_begin(&o, out, "bzip2", IDX_FIELDS);
+	v[0] = BZ2_CUT_START;
+	v[1] = f->fsize;
+	v[2] = f->back < f->n ? f->hint + 1 : 0;
+	seekidx_put(&o, v, NULL, 0);
 	for (i = 0; f->scanned && i < f->n; i++) {
-		put_varint(out, f->cuts[i].pos - prev);
-		prev = f->cuts[i].pos;
-		strbuf_addch(out, (char)f->cuts[i].kind, 1);
-		put_varint(out, f->cuts[i].len == NOLEN ? 0 :
-			   (uint64_t)f->cuts[i].len + 1);
+		v[0] = f->cuts[i].kind;
+		v[1] = f->cuts[i].pos;
+		v[2] = f->cuts[i].len == NOLEN ? 0 :
+		       (uint64_t)f->cuts[i].len + 1;
+		seekidx_put(&o, v, NULL, 0);
 	}
 	pthread_mutex_unlock(&f->lock);
-	return out->error;
+	return seekidx_end(&o);
 }
 
 /* Check a loaded cut against the file: its magic, and take its CRC and
@@ -1396,38 +1371,38 @@ static bool load_check(struct bzfmt *f, struct cut *c)
 }
 
 /* Read the cuts; their levels come from the file as the scan's do. */
-static int load_cuts(struct bzfmt *f, const unsigned char *p,
-		     const unsigned char *end, struct cut *cuts, size_t n)
+static int load_cuts(struct bzfmt *f, struct seekidx_in *in,
+		     struct cut *cuts, size_t n)
 {
-	uint64_t d, len, pos = 0;
+	uint64_t v[IDX_FIELDS], prev = 0;
 	unsigned level = f->level0;
+	const void *blob;
+	uint32_t bloblen;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		if (!get_varint(&p, end, &d) || p >= end)
+		if (seekidx_next(in, v, &blob, &bloblen) != 1 || bloblen ||
+		    (v[0] != BZ2_CUT_BLOCK && v[0] != BZ2_CUT_EOS) ||
+		    (i == 0 && v[1] != 32) || (i > 0 && v[1] <= prev) ||
+		    v[1] / 8 >= f->fsize || v[1] + 48 > f->fsize * 8 ||
+		    v[2] > (uint64_t)NOLEN)
 			return -EINVAL;
-		cuts[i].kind = *p++;
-		if (!get_varint(&p, end, &len) || (i > 0 && d == 0) ||
-		    d > f->fsize * 8 - pos || pos + d + 48 > f->fsize * 8 ||
-		    (i == 0 && d != 32) ||
-		    (cuts[i].kind != BZ2_CUT_BLOCK &&
-		     cuts[i].kind != BZ2_CUT_EOS))
-			return -EINVAL;
-		pos += d;
-		cuts[i].pos = pos;
+		prev = v[1];
+		cuts[i].kind = (uint8_t)v[0];
+		cuts[i].pos = v[1];
 		cuts[i].out = UNKNOWN;
-		cuts[i].len = len ? (uint32_t)(len - 1) : NOLEN;
+		cuts[i].len = v[2] ? (uint32_t)(v[2] - 1) : NOLEN;
 		if (!load_check(f, &cuts[i]))
 			return -EINVAL;
 		if (cuts[i].kind == BZ2_CUT_EOS && cuts[i].level)
 			level = cuts[i].level;
 		if (cuts[i].kind == BZ2_CUT_BLOCK)
 			cuts[i].level = (uint8_t)level;
-		if (len && (cuts[i].kind == BZ2_CUT_EOS ||
-			    len - 1 > BLOCK_OUT_MAX(cuts[i].level)))
+		if (v[2] && (cuts[i].kind == BZ2_CUT_EOS ||
+			     v[2] - 1 > BLOCK_OUT_MAX(cuts[i].level)))
 			return -EINVAL;
 	}
-	return p == end ? 0 : -EINVAL;
+	return seekidx_next(in, v, &blob, &bloblen) == 0 ? 0 : -EINVAL;
 }
 
 /* Put a loaded table in place of what the fmt has. With both locks. */
@@ -1456,36 +1431,38 @@ static int bzip2_load(void *fmt, const void *buf, size_t len,
 		      struct bmap_err *err)
 {
 	struct bzfmt *f = fmt;
-	const unsigned char *p = buf, *end = p + len;
-	uint64_t fsize, anchor, n;
+	struct seekidx_in in;
+	uint64_t v[IDX_FIELDS], n;
+	const void *blob;
+	uint32_t bloblen;
 	struct cut *cuts;
 	int ret;
 
-	if (len < sizeof(idx_magic) || memcmp(p, idx_magic, 8) != 0)
-		return bmap_seterr(err, EINVAL, "not a bzip2 seek index");
-	p += 8;
-	if (!get_varint(&p, end, &fsize) || !get_varint(&p, end, &anchor) ||
-	    !get_varint(&p, end, &n) || fsize != f->fsize ||
-	    n > fsize * 8 / 48 + 1 || n > (uint64_t)(end - p) / 3 + 1)
+	ret = seekidx_open(&in, buf, len, "bzip2", IDX_FIELDS, err);
+	if (ret < 0)
+		return ret;
+	if (seekidx_next(&in, v, &blob, &bloblen) != 1 ||
+	    v[0] != BZ2_CUT_START || v[1] != f->fsize)
 		return bmap_seterr(err, EINVAL,
-				   "bzip2 seek index does not fit the file");
-	if (n == 0 && p == end)
-		return 0;
+				   "saved bzip2 seek points: not this file's");
+	n = seekidx_count(&in);
 	if (n == 0)
+		return 0;
+	if (n > f->fsize * 8 / 48 + 1)
 		return bmap_seterr(err, EINVAL,
-				   "bzip2 seek index does not fit the file");
+				   "saved bzip2 seek points: too many");
 	cuts = calloc((size_t)n, sizeof(*cuts));
 	if (!cuts)
 		return err_nomem(err);
-	ret = load_cuts(f, p, end, cuts, (size_t)n);
+	ret = load_cuts(f, &in, cuts, (size_t)n);
 	if (ret < 0) {
 		free(cuts);
-		return bmap_seterr(err, EINVAL,
-				   "bzip2 seek index does not fit the file");
+		return bmap_seterr(err, EINVAL, "saved bzip2 seek points: "
+				   "they do not fit the file");
 	}
 	pthread_mutex_lock(&f->work);
 	pthread_mutex_lock(&f->lock);
-	install(f, cuts, (size_t)n, anchor);
+	install(f, cuts, (size_t)n, v[2]);
 	pthread_mutex_unlock(&f->lock);
 	pthread_mutex_unlock(&f->work);
 	return 0;
