@@ -13,6 +13,7 @@
 
 #include "check-suites.h"
 #include "check-util.h"
+#include "codec/bz2.h"
 #include "codec/codec.h"
 #include "base/strbuf.h"
 
@@ -838,6 +839,39 @@ START_TEST(test_damaged_agree)
 }
 END_TEST
 
+/* Many false magics in every block (the scanner's test hook puts one
+ * every 3001 bits: hundreds a block): both modes decode the files right,
+ * from the start, and from points of their own or placed from the end. */
+START_TEST(test_false_cuts_many)
+{
+	static const uint64_t offs[] = { 1, 100000, 450000, 899999 };
+	struct outcome o;
+	unsigned i;
+
+	bz2_test_false_cuts = 3001;
+	agree("pieces.bz2", img, PIECE * NPIECES, 0, "");
+	agree("fm.bz2", fm, FM_SIZE, 0, "");
+	for (i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+		seek_read("pieces.bz2", 2, offs[i], 0, img, PIECE * NPIECES,
+			  &o);
+		ck_assert_msg(o.ret == 0, "from %llu: %s",
+			      (unsigned long long)offs[i], o.msg);
+		seek_read("pieces.bz2", 2, offs[i], PIECE * NPIECES, img,
+			  PIECE * NPIECES, &o);
+		ck_assert_msg(o.ret == 0, "from %llu, sized: %s",
+			      (unsigned long long)offs[i], o.msg);
+	}
+	/* and damaged files give the same errors as without them */
+	damage("pieces.bz2", "dmg.bz2", (long long)piece_at[5] + 777, -1,
+	       NULL);
+	agree("dmg.bz2", img, PIECE * NPIECES, -EIO, "truncated bzip2 data");
+	damage("pieces.bz2", "dmg.bz2", -1, (long long)piece_at[5] + 777,
+	       NULL);
+	agree("dmg.bz2", img, PIECE * NPIECES, -EBADMSG, "corrupt bzip2 data");
+	bz2_test_false_cuts = 0;
+}
+END_TEST
+
 Suite *ra_bzip2_suite(void)
 {
 	Suite *s = suite_create("ra-bzip2");
@@ -860,6 +894,7 @@ Suite *ra_bzip2_suite(void)
 	tcase_add_test(tc, test_ahead_close);
 	tcase_add_test(tc, test_false_magic);
 	tcase_add_test(tc, test_damaged_agree);
+	tcase_add_test(tc, test_false_cuts_many);
 	suite_add_tcase(s, tc);
 	return s;
 }

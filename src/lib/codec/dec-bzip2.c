@@ -29,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "codec/bz2-scan.h"
+#include "codec/bz2.h"
 #include "base/error.h"
 #include "codec/codec.h"
 
@@ -42,56 +42,6 @@
 #define WORKERS_MAX 64u
 /* Raw input read at a time by the one-thread decoder. */
 #define RAW_CHUNK (256 * 1024)
-
-/* ------------------------------------------------------------------ */
-/* Messages                                                            */
-
-static int err_truncated(struct bmap_err *err)
-{
-	return bmap_seterr(err, EIO, "truncated bzip2 data");
-}
-
-static int err_corrupt(struct bmap_err *err, const char *what,
-		       uint64_t bit)
-{
-	return bmap_seterr(err, EBADMSG, "corrupt bzip2 data: %s (at byte %llu)",
-			   what, (unsigned long long)(bit / 8));
-}
-
-static int err_garbage(struct bmap_err *err)
-{
-	return bmap_seterr(err, EBADMSG, "trailing garbage after bzip2 data");
-}
-
-static int err_nomem(struct bmap_err *err)
-{
-	return bmap_seterr(err, ENOMEM, "bzip2: out of memory");
-}
-
-static int err_read(struct bmap_err *err, int ret)
-{
-	return bmap_seterr(err, -ret, "cannot read the image: %s",
-			   strerror(-ret));
-}
-
-static uint32_t combine_crc(uint32_t combined, uint32_t block)
-{
-	return (combined << 1 | combined >> 31) ^ block;
-}
-
-/* A stream header's level digit, or 0. */
-static unsigned header_level(const unsigned char *h, size_t n)
-{
-	if (n < 4 || memcmp(h, "BZh", 3) != 0 || h[3] < '1' || h[3] > '9')
-		return 0;
-	return h[3] - '0';
-}
-
-/* n bytes that are not a header: the start of one cut short, or not. */
-static bool header_prefix(const unsigned char *h, size_t n)
-{
-	return n < 4 && memcmp(h, "BZh", n < 3 ? n : 3) == 0;
-}
 
 /* ------------------------------------------------------------------ */
 /* One thread: plain libbz2, stream after stream                       */
@@ -113,7 +63,7 @@ static int bz1_fill(struct bz1 *s, struct bmap_err *err)
 		return 0;
 	n = codec_input_read(s->in, s->raw, sizeof(s->raw));
 	if (n < 0)
-		return err_read(err, (int)n);
+		return bz2_err_read(err, (int)n);
 	s->eof = n == 0;
 	s->strm.next_in = (char *)s->raw;
 	s->strm.avail_in = (unsigned)n;
@@ -125,12 +75,12 @@ static int bz1_error(const struct bz1 *s, int ret, struct bmap_err *err)
 	uint64_t at = s->in->consumed - s->strm.avail_in;
 
 	if (ret == BZ_MEM_ERROR)
-		return err_nomem(err);
+		return bz2_err_nomem(err);
 	if (ret == BZ_DATA_ERROR_MAGIC && s->streams > 0)
-		return err_garbage(err);
+		return bz2_err_garbage(err);
 	if (ret == BZ_DATA_ERROR_MAGIC)
 		return bmap_seterr(err, EBADMSG, "not bzip2 data");
-	return err_corrupt(err, "bad block or CRC mismatch", at * 8);
+	return bz2_err_corrupt(err, "bad block or CRC mismatch", at * 8);
 }
 
 /* Zero bytes after the last stream, to the end of the input. */
@@ -141,9 +91,9 @@ static int bz1_padding(struct bz1 *s, bool *end, struct bmap_err *err)
 
 	s->strm.avail_in = 0;
 	if (ret == -EBADMSG)
-		return err_garbage(err);
+		return bz2_err_garbage(err);
 	if (ret < 0)
-		return err_read(err, ret);
+		return bz2_err_read(err, ret);
 	s->eof = true;
 	*end = true;
 	return 0;
@@ -175,8 +125,8 @@ static int bz1_step(struct bz1 *s, bool *end, struct bmap_err *err)
 			return bz1_padding(s, end, err);
 		ret = bz1_between(s, end);
 		if (*end && s->streams == 0)
-			return err_truncated(err);
-		return ret == BZ_MEM_ERROR ? err_nomem(err) : 0;
+			return bz2_err_truncated(err);
+		return ret == BZ_MEM_ERROR ? bz2_err_nomem(err) : 0;
 	}
 	ret = BZ2_bzDecompress(&s->strm);
 	if (ret == BZ_STREAM_END) {
@@ -188,7 +138,7 @@ static int bz1_step(struct bz1 *s, bool *end, struct bmap_err *err)
 	if (ret != BZ_OK)
 		return bz1_error(s, ret, err);
 	if (s->strm.avail_in == 0 && s->eof && s->strm.avail_out > 0)
-		return err_truncated(err);
+		return bz2_err_truncated(err);
 	return 0;
 }
 
@@ -232,7 +182,7 @@ static int bz1_open(struct codec_input *in, const struct codec_stream_ops **ops,
 	struct bz1 *s = calloc(1, sizeof(*s));
 
 	if (!s)
-		return err_nomem(err);
+		return bz2_err_nomem(err);
 	s->in = in;
 	*ops = &bz1_ops;
 	*state = s;
@@ -625,20 +575,20 @@ static struct item *wait_next(struct bz2 *d, struct item *it)
 static int on_end(const struct item *it, struct bmap_err *err)
 {
 	if (it->cut.err == -ENOMEM)
-		return err_nomem(err);
+		return bz2_err_nomem(err);
 	if (it->cut.err)
-		return err_read(err, it->cut.err);
+		return bz2_err_read(err, it->cut.err);
 	if (it->cut.oversize)
-		return err_corrupt(err, "no block boundary where one must be",
+		return bz2_err_corrupt(err, "no block boundary where one must be",
 				   it->cut.pos);
-	return err_truncated(err);
+	return bz2_err_truncated(err);
 }
 
 static int on_start(struct bz2 *d, struct item *it, struct bmap_err *err)
 {
-	d->level = header_level(it->cut.look, it->cut.looklen);
-	if (!d->level && header_prefix(it->cut.look, it->cut.looklen))
-		return err_truncated(err);
+	d->level = bz2_header_level(it->cut.look, it->cut.looklen);
+	if (!d->level && bz2_header_prefix(it->cut.look, it->cut.looklen))
+		return bz2_err_truncated(err);
 	if (!d->level)
 		return bmap_seterr(err, EBADMSG, "not bzip2 data");
 	d->combined = 0;
@@ -658,7 +608,7 @@ static int on_padding(struct bz2 *d, struct item *it, size_t q,
 		      struct bmap_err *err)
 {
 	if (!bz2_bits_zero(&it->seg, q * 8 - it->cut.pos % 8))
-		return err_garbage(err);
+		return bz2_err_garbage(err);
 	d->padding = true;
 	release(d, NULL, it);
 	return 0;
@@ -671,7 +621,7 @@ static int on_padding_end(struct bz2 *d, struct item *it,
 	int ret = 0;
 
 	if (it->cut.kind != BZ2_CUT_END)
-		return err_garbage(err);
+		return bz2_err_garbage(err);
 	if (it->cut.err)
 		return on_end(it, err);
 	if (it->cut.oversize) {
@@ -682,9 +632,9 @@ static int on_padding_end(struct bz2 *d, struct item *it,
 		pthread_mutex_lock(&d->lock);
 	}
 	if (ret == -EBADMSG)
-		return err_garbage(err);
+		return bz2_err_garbage(err);
 	if (ret < 0)
-		return err_read(err, ret);
+		return bz2_err_read(err, ret);
 	d->finished = true;
 	release(d, NULL, it);
 	return 0;
@@ -698,9 +648,9 @@ static int on_eos(struct bz2 *d, struct item *it, struct bmap_err *err)
 	size_t n = c->looklen - q;
 
 	if (!bz2_cut_has_crc(c))
-		return err_truncated(err);
+		return bz2_err_truncated(err);
 	if (bz2_cut_crc(c) != d->combined)
-		return err_corrupt(err, "stream CRC mismatch", c->pos);
+		return bz2_err_corrupt(err, "stream CRC mismatch", c->pos);
 	if (c->looklen == q) {
 		d->finished = true;
 		release(d, NULL, it);
@@ -708,11 +658,11 @@ static int on_eos(struct bz2 *d, struct item *it, struct bmap_err *err)
 	}
 	if (c->look[q] == 0)
 		return on_padding(d, it, q, err);
-	d->level = header_level(c->look + q, n);
-	if (!d->level && header_prefix(c->look + q, n))
-		return err_truncated(err);
+	d->level = bz2_header_level(c->look + q, n);
+	if (!d->level && bz2_header_prefix(c->look + q, n))
+		return bz2_err_truncated(err);
 	if (!d->level)
-		return err_garbage(err);
+		return bz2_err_garbage(err);
 	d->combined = 0;
 	d->expect = (c->pos / 8 + q) * 8 + 32;
 	release(d, NULL, it);
@@ -722,10 +672,10 @@ static int on_eos(struct bz2 *d, struct item *it, struct bmap_err *err)
 static int block_error(struct item *it, struct bmap_err *err)
 {
 	if (it->state == IT_NOMEM)
-		return err_nomem(err);
+		return bz2_err_nomem(err);
 	if (it->next && it->next->cut.kind == BZ2_CUT_END && !it->next->cut.err)
-		return err_truncated(err);
-	return err_corrupt(err, "bad block or CRC mismatch", it->cut.pos);
+		return bz2_err_truncated(err);
+	return bz2_err_corrupt(err, "bad block or CRC mismatch", it->cut.pos);
 }
 
 /* The block the reader decoded itself is done. */
@@ -733,200 +683,81 @@ static void local_finish(struct bz2 *d)
 {
 	bz2_attempt_end(&d->local);
 	d->local_active = false;
-	d->combined = combine_crc(d->combined, d->local_crc);
+	d->combined = bz2_combine_crc(d->combined, d->local_crc);
 	d->expect = d->local_end;
 }
 
-/* Join the next item's bits to the block being retried. It stays listed
- * (as *peek) until the one after it is needed. */
-static int join_next(struct bz2 *d, struct item *it, struct item **peek,
-		     bool *saw_eos, struct bmap_err *err)
+/* The items after the head, for bz2_block_join: each is waited for;
+ * the last one joined stays listed (the block may end where it starts),
+ * the one before it goes. */
+struct item_more {
+	struct bz2 *d;
+	struct item *it;	/* the head block */
+	struct item *peek;	/* the last item joined */
+};
+
+static int item_next(void *ctx, struct bz2_bits *bits, uint64_t *pos,
+		     enum bz2_cut_kind *kind, struct bmap_err *err)
 {
+	struct item_more *m = ctx;
+	struct bz2 *d = m->d;
 	struct item *nx;
+	int ret = 1;
 
-	if (*peek)
-		release(d, it, *peek);
-	*peek = NULL;
-	nx = wait_next(d, it);
+	pthread_mutex_lock(&d->lock);
+	nx = wait_next(d, m->peek ? m->peek : m->it);
 	if (!nx)
-		return err_nomem(err);
-	if (nx->cut.kind == BZ2_CUT_END)
-		return *saw_eos && !nx->cut.err ?
-		       err_corrupt(err, "bad block", it->cut.pos) :
-		       on_end(nx, err);
-	*saw_eos |= nx->cut.kind == BZ2_CUT_EOS;
-	if (bz2_bits_append(&d->joined, nx->seg.buf, 32, nx->seg.nbits) < 0)
-		return err_nomem(err);
-	*peek = nx;
-	if (d->joined.nbits > BZ2_BLOCK_BITS_MAX(d->level))
-		return err_corrupt(err, "bad block", it->cut.pos);
-	return 0;
-}
-
-/* Give the probe the whole bytes joined so far: 1 when it has reached the
- * end of the block (its first output), 0 when it wants more. */
-static int probe_step(struct bz2 *d, bz_stream *s, const struct item *it,
-		      struct bmap_err *err)
-{
-	size_t whole = (size_t)((32 + d->joined.nbits) / 8);
-	char out;
-	int ret;
-
-	s->next_in = (char *)d->joined.buf + s->total_in_lo32;
-	s->avail_in = (unsigned)(whole - s->total_in_lo32);
-	s->next_out = &out;
-	s->avail_out = 1;
+		ret = bz2_err_nomem(err);
+	else if (nx->cut.kind == BZ2_CUT_END)
+		ret = nx->cut.err || nx->cut.oversize ? on_end(nx, err) : 0;
+	else if (m->peek)
+		release(d, m->it, m->peek);
+	if (ret == 1)
+		m->peek = nx;
 	pthread_mutex_unlock(&d->lock);
-	ret = BZ2_bzDecompress(s);
-	pthread_mutex_lock(&d->lock);
-	if (s->avail_out == 0)
-		return 1;
-	if (ret == BZ_MEM_ERROR)
-		return err_nomem(err);
-	if (ret != BZ_OK)
-		return err_corrupt(err, "bad block", it->cut.pos);
-	return 0;
-}
-
-/*
- * Where does the head block end, its next cut being false? Decode it from
- * the input bits as they are, an item more each time libbz2 wants more,
- * up to its end-of-block symbol (libbz2 takes input only as it needs it).
- * The end is a cut in the last whole bytes given: the start of the last
- * item joined (*peek, still listed) or its end, and *taken says in which
- * byte (the input taken when output began). Linear, however many false
- * cuts there are.
- */
-static int probe(struct bz2 *d, struct item *it, struct item **peek,
-		 size_t *taken, struct bmap_err *err)
-{
-	bool saw_eos = false;
-	bz_stream s;
-	int ret = 0;
-
-	*peek = NULL;
-	memset(&s, 0, sizeof(s));
-	if (BZ2_bzDecompressInit(&s, 0, 0) != BZ_OK)
-		return err_nomem(err);
-	d->joined.nbits = 0;
-	if (bz2_bits_append(&d->joined, it->seg.buf, 32, it->seg.nbits) < 0)
-		ret = err_nomem(err);
-	else
-		bz2_bits_header(&d->joined, d->level);
-	while (ret == 0) {
-		ret = probe_step(d, &s, it, err);
-		if (ret == 0)
-			ret = join_next(d, it, peek, &saw_eos, err);
-	}
-	*taken = s.total_in_lo32;
-	BZ2_bzDecompressEnd(&s);
-	return ret < 0 ? ret : 0;
-}
-
-/* Try the joined bits as the block; without the lock. */
-static int try_joined(struct bz2 *d, struct item *it, void *buf, size_t len,
-		      size_t *n)
-{
-	size_t slen, boundary;
-	int ret;
-
-	if (bz2_bits_wrap(&d->joined, d->level, bz2_cut_crc(&it->cut), &slen,
-			  &boundary) < 0)
-		return BZ2_ATT_NOMEM;
-	pthread_mutex_unlock(&d->lock);
-	ret = bz2_attempt_start(&d->local, d->joined.buf, slen, boundary);
-	if (ret == BZ2_ATT_MORE)
-		ret = bz2_attempt_step(&d->local, buf, len, n);
-	pthread_mutex_lock(&d->lock);
-	if (ret > BZ2_ATT_DONE)
-		bz2_attempt_end(&d->local);
-	return ret;
-}
-
-/* The joined bits are the head block: the reader decodes it. */
-static ssize_t local_begin(struct bz2 *d, struct item *it, int ret, size_t n)
-{
-	d->local_active = true;
-	d->local_end = it->cut.pos + d->joined.nbits;
-	d->local_crc = bz2_cut_crc(&it->cut);
-	release(d, NULL, it);
-	if (ret == BZ2_ATT_DONE)
-		local_finish(d);
-	return (ssize_t)n;
-}
-
-/* Try the joined bits as the head block. *done when they are it, or on
- * a failure other than a wrong end: the result is then read's. */
-static ssize_t try_block(struct bz2 *d, struct item *it, void *buf,
-			 size_t len, bool *done, struct bmap_err *err)
-{
-	size_t n = 0;
-	int ret = try_joined(d, it, buf, len, &n);
-
-	*done = ret != BZ2_ATT_RETRY && ret != BZ2_ATT_BAD;
-	if (ret == BZ2_ATT_NOMEM)
-		return err_nomem(err);
-	return *done ? local_begin(d, it, ret, n) : 0;
-}
-
-/* After the probe: the block ends at the peeked item's start or end. Try
- * the start, unless the probe's byte says the end (a block of one byte may
- * have misled the probe: then both); then join the peeked item. */
-static ssize_t try_peek(struct bz2 *d, struct item *it, struct item *peek,
-			size_t taken, void *buf, size_t len, bool *done,
-			struct bmap_err *err)
-{
-	ssize_t n;
-
-	*done = false;
-	if ((32 + d->joined.nbits + 7) / 8 != taken) {
-		d->joined.nbits = peek->cut.pos - it->cut.pos;
-		n = try_block(d, it, buf, len, done, err);
-		if (*done)
-			return n;
-		if (bz2_bits_append(&d->joined, peek->seg.buf, 32,
-				    peek->seg.nbits) < 0) {
-			*done = true;
-			return err_nomem(err);
-		}
-	}
-	release(d, it, peek);
-	return 0;
+	*kind = BZ2_CUT_END;
+	if (ret != 1)
+		return ret;
+	if (bz2_bits_append(bits, nx->seg.buf, 32, nx->seg.nbits) < 0)
+		return bz2_err_nomem(err);
+	*pos = nx->cut.pos + nx->seg.nbits;
+	*kind = nx->cut.kind;
+	return 1;
 }
 
 /*
  * Decode the head block here: the worker's decode failed before any of it
- * was taken (alone is false), or used the wrong level (alone is true: try
- * the item's bits alone first).
+ * was taken, or used the wrong level. bz2_block_join finds its end (past
+ * false cuts, if any); the items inside it go, and the reader decodes it.
  */
-static ssize_t retry_block(struct bz2 *d, struct item *it, bool alone,
-			   void *buf, size_t len, struct bmap_err *err)
+static ssize_t retry_block(struct bz2 *d, struct item *it,
+			   struct bmap_err *err)
 {
-	struct item *peek;
-	size_t taken;
-	bool done = false;
-	ssize_t n;
+	struct item_more m = { d, it, NULL };
+	struct bz2_more more = { item_next, &m };
+	uint32_t crc = bz2_cut_crc(&it->cut);
+	struct bz2_joined out;
 	int ret;
 
 	d->joined.nbits = 0;
-	if (alone) {
-		if (bz2_bits_append(&d->joined, it->seg.buf, 32,
-				    it->seg.nbits) < 0)
-			return err_nomem(err);
-		n = try_block(d, it, buf, len, &done, err);
-		if (done)
-			return n;
-	}
-	ret = probe(d, it, &peek, &taken, err);
+	if (bz2_bits_append(&d->joined, it->seg.buf, 32, it->seg.nbits) < 0)
+		return bz2_err_nomem(err);
+	pthread_mutex_unlock(&d->lock);
+	ret = bz2_block_join(&d->joined, it->cut.pos, d->level, crc, &more,
+			     &out, err);
+	pthread_mutex_lock(&d->lock);
 	if (ret < 0)
 		return ret;
-	n = peek ? try_peek(d, it, peek, taken, buf, len, &done, err) : 0;
-	if (!done)
-		n = try_block(d, it, buf, len, &done, err);
-	if (!done)
-		return err_corrupt(err, "bad block or CRC mismatch",
-				   it->cut.pos);
-	return n;
+	if (m.peek && m.peek->cut.pos < out.end)
+		release(d, it, m.peek);
+	if (bz2_attempt_bits(&d->local, &d->joined, d->level, crc) !=
+	    BZ2_ATT_MORE)
+		return bz2_err_nomem(err);
+	d->local_active = true;
+	d->local_end = out.end;
+	d->local_crc = crc;
+	release(d, NULL, it);
+	return 0;
 }
 
 /* More of the block the reader decodes itself. */
@@ -940,9 +771,9 @@ static ssize_t local_read(struct bz2 *d, void *buf, size_t len,
 	ret = bz2_attempt_step(&d->local, buf, len, &n);
 	pthread_mutex_lock(&d->lock);
 	if (ret == BZ2_ATT_NOMEM)
-		return err_nomem(err);
+		return bz2_err_nomem(err);
 	if (ret > BZ2_ATT_DONE)
-		return err_corrupt(err, "bad block or CRC mismatch",
+		return bz2_err_corrupt(err, "bad block or CRC mismatch",
 				   d->local_end);
 	if (ret == BZ2_ATT_DONE)
 		local_finish(d);
@@ -982,11 +813,11 @@ static ssize_t on_block(struct bz2 *d, struct item *it, void *buf,
 			size_t len, struct bmap_err *err)
 {
 	if (it->cut.level != d->level)
-		return retry_block(d, it, true, buf, len, err);
+		return retry_block(d, it, err);
 	for (;;) {
 		/* a false cut may also fail after output, rarely */
 		if (it->state == IT_RETRY || (it->state == IT_BAD && !it->taken))
-			return retry_block(d, it, false, buf, len, err);
+			return retry_block(d, it, err);
 		if (it->qhead)
 			return take_output(d, it, buf, len);
 		if (it->state == IT_OK)
@@ -995,7 +826,7 @@ static ssize_t on_block(struct bz2 *d, struct item *it, void *buf,
 			return block_error(it, err);
 		pthread_cond_wait(&d->ready, &d->lock);
 	}
-	d->combined = combine_crc(d->combined, bz2_cut_crc(&it->cut));
+	d->combined = bz2_combine_crc(d->combined, bz2_cut_crc(&it->cut));
 	d->expect = it->cut.pos + it->seg.nbits;
 	release(d, NULL, it);
 	return 0;
@@ -1008,7 +839,7 @@ static ssize_t next_step(struct bz2 *d, void *buf, size_t len,
 	struct item *it = wait_next(d, NULL);
 
 	if (!it)
-		return err_nomem(err);
+		return bz2_err_nomem(err);
 	if (d->padding)
 		return on_padding_end(d, it, err);
 	if (it->cut.kind == BZ2_CUT_END)
@@ -1019,7 +850,7 @@ static ssize_t next_step(struct bz2 *d, void *buf, size_t len,
 		return 0;
 	}
 	if (it->cut.pos > d->expect)
-		return err_corrupt(err, "no block where one must start",
+		return bz2_err_corrupt(err, "no block where one must start",
 				   d->expect);
 	if (it->cut.kind == BZ2_CUT_START)
 		return on_start(d, it, err);
@@ -1163,7 +994,7 @@ int src_bzip2_open(struct codec_input *in, unsigned threads,
 		return bz1_open(in, ops, state, err);
 	d = bz2_new(in, threads);
 	if (!d)
-		return err_nomem(err);
+		return bz2_err_nomem(err);
 	ret = bz2_start(d, err);
 	if (ret < 0) {
 		bz2_close(d);

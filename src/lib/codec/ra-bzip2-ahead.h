@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "codec/bz2-scan.h"
+#include "codec/bz2.h"
 
 /* A block: its bits [pos, to) in the file, its CRC, its stream's level. */
 struct bz2_job {

@@ -40,7 +40,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "codec/bz2-scan.h"
+#include "codec/bz2.h"
 #include "base/error.h"
 #include "codec/codec.h"
 #include "codec/ra-bzip2-ahead.h"
@@ -57,9 +57,6 @@
 #define BATCH_JOBS 64u
 #define BATCH_BITS (1ull << 23)	/* compressed bits per thread and batch */
 #define THREADS_MAX 64u
-/* False magics tried past inside one block before giving up: each try
- * decodes the block so far, so many would cost time squared. */
-#define JOIN_MAX 64u
 /* Remembered all-zero blocks looked past for one to decode ahead. */
 #define AHEAD_SKIP 64u
 /* The most output a block of a level can hold (5 bytes of run make 259). */
@@ -105,29 +102,6 @@ struct bzfmt {
 /* ------------------------------------------------------------------ */
 /* Little things                                                       */
 
-static int err_nomem(struct bmap_err *err)
-{
-	return bmap_seterr(err, ENOMEM, "bzip2: out of memory");
-}
-
-static int err_corrupt(struct bmap_err *err, const char *what, uint64_t bit)
-{
-	return bmap_seterr(err, EBADMSG,
-			   "corrupt bzip2 data: %s (at byte %llu)", what,
-			   (unsigned long long)(bit / 8));
-}
-
-static int err_truncated(struct bmap_err *err)
-{
-	return bmap_seterr(err, EIO, "truncated bzip2 data");
-}
-
-static int err_read(struct bmap_err *err, int ret)
-{
-	return bmap_seterr(err, -ret, "cannot read the image: %s",
-			   strerror(-ret));
-}
-
 static int pread_all(int fd, void *buf, size_t len, uint64_t off)
 {
 	ssize_t n;
@@ -146,13 +120,6 @@ static int pread_all(int fd, void *buf, size_t len, uint64_t off)
 	return (int)(got == len ? 0 : -ENODATA);
 }
 
-static unsigned header_level(const unsigned char *h, size_t n)
-{
-	if (n < 4 || memcmp(h, "BZh", 3) != 0 || h[3] < '1' || h[3] > '9')
-		return 0;
-	return h[3] - '0';
-}
-
 /* Where an end of stream's trailer ends (a byte offset), and the bit the
  * next stream's first cut must be at. */
 static uint64_t eos_end(uint64_t pos)
@@ -163,16 +130,6 @@ static uint64_t eos_end(uint64_t pos)
 static uint64_t eos_next(uint64_t pos)
 {
 	return (eos_end(pos) + 4) * 8;
-}
-
-static bool all_zero(const unsigned char *p, size_t n)
-{
-	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
-}
-
-static uint32_t combine_crc(uint32_t combined, uint32_t block)
-{
-	return (combined << 1 | combined >> 31) ^ block;
 }
 
 /* Index of the first cut at or after bit pos. With the lock held. */
@@ -230,7 +187,7 @@ static int on_magic(void *ctx, enum bz2_cut_kind kind, uint64_t bit)
 	c->kind = (uint8_t)kind;
 	c->crc = bz2_cut_has_crc(&look) ? bz2_cut_crc(&look) : 0;
 	if (kind == BZ2_CUT_EOS && look.looklen > q)
-		c->level = (uint8_t)header_level(look.look + q,
+		c->level = (uint8_t)bz2_header_level(look.look + q,
 						 look.looklen - q);
 	return 0;
 }
@@ -258,8 +215,8 @@ static void *scan_part(void *arg)
 		end = p->to - p->base < SCAN_CHUNK ? p->to - p->base :
 		      SCAN_CHUNK;
 		if (!p->err)
-			p->err = bz2_find_magics(buf, want, 0, end * 8,
-						 on_magic, p);
+			p->err = bz2_find_magics(buf, want, p->base, 0,
+						 end * 8, on_magic, p);
 	}
 	free(buf);
 	return NULL;
@@ -327,14 +284,14 @@ static int do_scan(struct bzfmt *f, struct bmap_err *err)
 	for (k = 0; k < np; k++)
 		free(parts[k].cuts);
 	if (ret == -ENOMEM)
-		return err_nomem(err);
+		return bz2_err_nomem(err);
 	if (ret == -E2BIG)
 		return bmap_seterr(err, EBADMSG,
 				   "corrupt bzip2 data: too many block magics");
 	if (ret == -EBADMSG || ret == -ENODATA)
 		return bmap_seterr(err, EIO,
 				   "bzip2 file changed or unreadable");
-	return ret < 0 ? err_read(err, ret) : 0;
+	return ret < 0 ? bz2_err_read(err, ret) : 0;
 }
 
 /* With work held. */
@@ -525,9 +482,9 @@ static size_t known_cut(const struct bzfmt *f, uint64_t off, bool exact)
 /* ------------------------------------------------------------------ */
 /* Blocks decoded for their length                                     */
 
-/* The bits [from, to) of the file, after 32 bits of room, in b. */
-static int read_bits(struct bzfmt *f, uint64_t from, uint64_t to,
-		     struct bz2_bits *b)
+/* Append the bits [from, to) of the file to b. */
+static int append_bits(struct bzfmt *f, uint64_t from, uint64_t to,
+		       struct bz2_bits *b)
 {
 	size_t n = (size_t)((to + 7) / 8 - from / 8);
 	unsigned char *raw = malloc(n + 8);
@@ -537,11 +494,18 @@ static int read_bits(struct bzfmt *f, uint64_t from, uint64_t to,
 		return -ENOMEM;
 	ret = pread_all(f->fd, raw, n, from / 8);
 	memset(raw + n, 0, 8);
-	b->nbits = 0;
 	if (ret == 0)
 		ret = bz2_bits_append(b, raw, from % 8, to - from);
 	free(raw);
 	return ret;
+}
+
+/* The bits [from, to) of the file, after 32 bits of room, in b. */
+static int read_bits(struct bzfmt *f, uint64_t from, uint64_t to,
+		     struct bz2_bits *b)
+{
+	b->nbits = 0;
+	return append_bits(f, from, to, b);
 }
 
 /* Whether the bits in b are those of memo m. */
@@ -649,7 +613,7 @@ static void run_job(struct bzfmt *f, struct job *j, struct bz2_bits *b,
 		if (ret > BZ2_ATT_DONE)
 			break;
 		j->len += n;
-		zero = zero && all_zero(scratch, n);
+		zero = zero && bz2_all_zero(scratch, n);
 	}
 	bz2_attempt_end(&a);
 	j->res = ret;
@@ -740,43 +704,82 @@ static unsigned pick_jobs(struct bzfmt *f, int side, struct job *jobs)
 	return n;
 }
 
-/*
- * A block did not decode up to the next cut: maybe that cut is
- * false, so try the block up to each cut after it in turn. Without
- * locks; true when its end was found (and learnt).
- */
-static bool join_block(struct bzfmt *f, uint64_t from, struct bz2_bits *b,
-		       unsigned char *scratch)
+/* The candidate cuts after a block, from the table, for
+ * bz2_block_join. */
+struct table_more {
+	struct bzfmt *f;
+	uint64_t last;		/* the bits up to this cut are joined */
+};
+
+static int table_next(void *ctx, struct bz2_bits *bits, uint64_t *pos,
+		      enum bz2_cut_kind *kind, struct bmap_err *err)
 {
-	struct job j = { .from = from };
-	size_t i, k;
+	struct table_more *m = ctx;
+	struct bzfmt *f = m->f;
+	uint64_t to = f->fsize * 8;
+	bool more;
+	size_t i;
+	int ret;
+
+	pthread_mutex_lock(&f->lock);
+	i = cut_index(f, m->last);
+	*kind = i < f->n && f->cuts[i].pos == m->last ?
+		(enum bz2_cut_kind)f->cuts[i].kind : BZ2_CUT_END;
+	i += i < f->n && f->cuts[i].pos == m->last;
+	more = i < f->n;
+	if (more)
+		to = f->cuts[i].pos;
+	pthread_mutex_unlock(&f->lock);
+	if (to - m->last > BZ2_BLOCK_BITS_MAX(9))
+		return bz2_err_corrupt(err, "no block boundary where one "
+				       "must be", m->last);
+	ret = append_bits(f, m->last, to, bits);
+	if (ret == -ENOMEM)
+		return bz2_err_nomem(err);
+	if (ret < 0)
+		return bz2_err_read(err, ret == -ENODATA ? -EIO : ret);
+	m->last = to;
+	*pos = to;
+	return more;
+}
+
+/*
+ * The block at bit `from` did not decode up to its next cut, or its CRC
+ * did not match: find its true end past false cuts (bz2_block_join) and
+ * learn it. Without locks; 0, or -errno with a message in err.
+ */
+static int join_block(struct bzfmt *f, uint64_t from, struct bz2_bits *b,
+		      struct bmap_err *err)
+{
+	struct table_more m = { f, 0 };
+	struct bz2_more more = { table_next, &m };
+	struct bz2_joined out;
+	unsigned level = 0;
+	uint32_t crc = 0;
+	size_t i;
+	int ret;
 
 	pthread_mutex_lock(&f->lock);
 	i = cut_index(f, from);
-	if (i < f->n) {
-		j.crc = f->cuts[i].crc;
-		j.level = f->cuts[i].level;
+	if (i + 1 < f->n && f->cuts[i].pos == from) {
+		crc = f->cuts[i].crc;
+		level = f->cuts[i].level;
+		m.last = f->cuts[i + 1].pos;
 	}
 	pthread_mutex_unlock(&f->lock);
-	for (k = 2; k < JOIN_MAX; k++) {
-		pthread_mutex_lock(&f->lock);
-		i = cut_index(f, from);
-		j.to = i + k < f->n ? f->cuts[i + k].pos : UNKNOWN;
-		pthread_mutex_unlock(&f->lock);
-		if (j.to == UNKNOWN || j.to - from > BZ2_BLOCK_BITS_MAX(9))
-			return false;
-		run_job(f, &j, b, scratch);
-		if (j.res == BZ2_ATT_DONE)
-			break;
-		if (j.res != BZ2_ATT_RETRY && j.res != BZ2_ATT_BAD)
-			return false;
-	}
-	if (k == JOIN_MAX)
-		return false;
+	if (!level)
+		return bz2_err_truncated(err);
+	ret = read_bits(f, from, m.last, b);
+	if (ret < 0)
+		return ret == -ENOMEM ? bz2_err_nomem(err) :
+		       bz2_err_read(err, ret == -ENODATA ? -EIO : ret);
+	ret = bz2_block_join(b, from, level, crc, &more, &out, err);
+	if (ret < 0)
+		return ret;
 	pthread_mutex_lock(&f->lock);
-	learn(f, from, j.to, j.len);
+	learn(f, from, out.end, out.len);
 	pthread_mutex_unlock(&f->lock);
-	return true;
+	return 0;
 }
 
 /* The job for the block at bit pos, or NULL. */
@@ -815,7 +818,7 @@ static void commit(struct bzfmt *f, int side, struct job *jobs, unsigned n,
 		j = job_at(jobs, n, f->cuts[f->back - 1].pos);
 	if (!j || j->res == BZ2_ATT_DONE)
 		return;
-	if (side == 0 && j->res == BZ2_ATT_RETRY)
+	if (side == 0 && (j->res == BZ2_ATT_RETRY || j->res == BZ2_ATT_BAD))
 		*retry = j->from;
 	else if (side == 0)
 		f->front_stuck = true;
@@ -866,7 +869,7 @@ static int pick_side(struct bzfmt *f, uint64_t off)
 static bool resolve_step(struct bzfmt *f, uint64_t off, struct job *jobs)
 {
 	struct bz2_bits b = { 0 };
-	unsigned char *scratch;
+	struct bmap_err err;
 	uint64_t retry;
 	unsigned n = 0;
 	int side;
@@ -889,13 +892,11 @@ static bool resolve_step(struct bzfmt *f, uint64_t off, struct job *jobs)
 	pthread_mutex_unlock(&f->lock);
 	if (retry == UNKNOWN)
 		return true;
-	scratch = malloc(SCRATCH);
-	if (!scratch || !join_block(f, retry, &b, scratch)) {
+	if (join_block(f, retry, &b, &err) < 0) {
 		pthread_mutex_lock(&f->lock);
 		f->front_stuck = true;
 		pthread_mutex_unlock(&f->lock);
 	}
-	free(scratch);
 	bz2_bits_free(&b);
 	return true;
 }
@@ -909,7 +910,7 @@ static int resolve(struct bzfmt *f, uint64_t off, struct bmap_err *err)
 	ret = ensure_scanned(f, err);
 	jobs = ret ? NULL : malloc(BATCH_JOBS * sizeof(*jobs));
 	if (!ret && !jobs)
-		ret = err_nomem(err);
+		ret = bz2_err_nomem(err);
 	while (!ret && resolve_step(f, off, jobs))
 		;
 	free(jobs);
@@ -957,7 +958,7 @@ struct bzcur {
 
 static int block_bad(struct bzcur *c, const char *what)
 {
-	return err_corrupt(&c->msg, what, c->pos);
+	return bz2_err_corrupt(&c->msg, what, c->pos);
 }
 
 /* The block is done: learn its length, go on to the next cut. */
@@ -969,7 +970,7 @@ static int finish_block(struct bzcur *c)
 	c->in_block = false;
 	if (c->known != NOLEN && c->produced != c->known)
 		return block_bad(c, "block length differs from the index");
-	c->combined = combine_crc(c->combined, c->crc);
+	c->combined = bz2_combine_crc(c->combined, c->crc);
 	pthread_mutex_lock(&f->lock);
 	if (c->zero && !c->zeros)
 		memo_add(f, &c->bits, c->produced, true);
@@ -1064,7 +1065,7 @@ static int start_block(struct bzcur *c, const struct cut *cut)
 	int ret;
 
 	if (c->to == UNKNOWN)
-		return err_truncated(&c->msg);
+		return bz2_err_truncated(&c->msg);
 	if (c->to - c->pos > BZ2_BLOCK_BITS_MAX(9))
 		return block_bad(c, "no block boundary where one must be");
 	c->produced = 0;
@@ -1078,9 +1079,9 @@ static int start_block(struct bzcur *c, const struct cut *cut)
 	decode_ahead(c);
 	ret = read_bits(c->f, c->pos, c->to, &c->bits);
 	if (ret == -ENOMEM)
-		return err_nomem(&c->msg);
+		return bz2_err_nomem(&c->msg);
 	if (ret < 0)
-		return err_read(&c->msg, ret == -ENODATA ? -EIO : ret);
+		return bz2_err_read(&c->msg, ret == -ENODATA ? -EIO : ret);
 	if (memo_get(c->f, &c->bits, &len, &zero) && zero) {
 		c->zeros = len;
 		c->zero = false;
@@ -1091,7 +1092,7 @@ static int start_block(struct bzcur *c, const struct cut *cut)
 			  &boundary) < 0 ||
 	    bz2_attempt_start(&c->att, c->bits.buf, slen, boundary) !=
 	    BZ2_ATT_MORE)
-		return err_nomem(&c->msg);
+		return bz2_err_nomem(&c->msg);
 	c->in_block = true;
 	return 0;
 }
@@ -1107,7 +1108,7 @@ static int on_eos(struct bzcur *c, const struct cut *cut)
 	look.looklen = avail < BZ2_LOOK ? (size_t)avail : BZ2_LOOK;
 	if (pread_all(f->fd, look.look, look.looklen, cut->pos / 8) < 0 ||
 	    !bz2_cut_has_crc(&look))
-		return err_truncated(&c->msg);
+		return bz2_err_truncated(&c->msg);
 	if (c->whole && bz2_cut_crc(&look) != c->combined)
 		return block_bad(c, "stream CRC mismatch");
 	if (t == f->fsize) {
@@ -1117,8 +1118,8 @@ static int on_eos(struct bzcur *c, const struct cut *cut)
 	if (look.looklen < q + 4 && memcmp(look.look + q, "BZh",
 					   look.looklen - q < 3 ?
 					   look.looklen - q : 3) == 0)
-		return err_truncated(&c->msg);
-	if (!header_level(look.look + q, look.looklen - q))
+		return bz2_err_truncated(&c->msg);
+	if (!bz2_header_level(look.look + q, look.looklen - q))
 		return bmap_seterr(&c->msg, EBADMSG,
 				   "trailing garbage after bzip2 data");
 	c->pos = eos_next(cut->pos);
@@ -1127,7 +1128,7 @@ static int on_eos(struct bzcur *c, const struct cut *cut)
 	t = i < f->n ? f->cuts[i].pos : UNKNOWN;
 	pthread_mutex_unlock(&f->lock);
 	if (t == UNKNOWN)
-		return err_truncated(&c->msg);
+		return bz2_err_truncated(&c->msg);
 	if (t != c->pos)
 		return block_bad(c, "no block where one must start");
 	c->whole = true;
@@ -1157,21 +1158,17 @@ static int next_cut(struct bzcur *c)
 /* The block ended before its next cut: find where it really ends. */
 static int rejoin(struct bzcur *c)
 {
-	unsigned char *scratch = malloc(SCRATCH);
 	struct bz2_bits b = { 0 };
-	bool found;
+	int ret;
 
 	bz2_attempt_end(&c->att);
 	c->in_block = false;
-	if (!scratch)
-		return err_nomem(&c->msg);
-	found = !c->joined && join_block(c->f, c->pos, &b, scratch);
-	free(scratch);
+	if (c->joined)
+		return block_bad(c, "bad block or CRC mismatch");
+	ret = join_block(c->f, c->pos, &b, &c->msg);
 	bz2_bits_free(&b);
 	c->joined = true;
-	if (!found && c->to == UNKNOWN)
-		return err_truncated(&c->msg);
-	return found ? 0 : block_bad(c, "bad block or CRC mismatch");
+	return ret;
 }
 
 static ssize_t block_read(struct bzcur *c, void *buf, size_t len)
@@ -1180,13 +1177,13 @@ static ssize_t block_read(struct bzcur *c, void *buf, size_t len)
 	int ret = bz2_attempt_step(&c->att, buf, len, &n);
 
 	if (ret == BZ2_ATT_NOMEM)
-		return err_nomem(&c->msg);
+		return bz2_err_nomem(&c->msg);
 	if (ret == BZ2_ATT_RETRY)
 		return rejoin(c);
 	if (ret == BZ2_ATT_BAD)
 		return block_bad(c, "bad block or CRC mismatch");
 	c->produced += n;
-	c->zero = c->zero && all_zero(buf, n);
+	c->zero = c->zero && bz2_all_zero(buf, n);
 	if (ret == BZ2_ATT_DONE)
 		ret = finish_block(c);
 	return ret < 0 ? ret : (ssize_t)n;
@@ -1205,9 +1202,9 @@ static ssize_t ahead_step(struct bzcur *c, void *buf, size_t len)
 	c->taken = false;
 	bz2_ahead_result(c->ahead, &end, &c->bits);
 	if (end.err == -ENOMEM)
-		return err_nomem(&c->msg);
+		return bz2_err_nomem(&c->msg);
 	if (end.err)
-		return err_read(&c->msg, end.err == -ENODATA ? -EIO : end.err);
+		return bz2_err_read(&c->msg, end.err == -ENODATA ? -EIO : end.err);
 	if (end.zeros) {
 		c->zeros = end.len;
 		c->zero = false;
@@ -1220,7 +1217,7 @@ static ssize_t ahead_step(struct bzcur *c, void *buf, size_t len)
 	case BZ2_ATT_RETRY:
 		return rejoin(c);
 	case BZ2_ATT_NOMEM:
-		return err_nomem(&c->msg);
+		return bz2_err_nomem(&c->msg);
 	default:
 		return block_bad(c, "bad block or CRC mismatch");
 	}
@@ -1296,7 +1293,7 @@ static int bzip2_cursor_open(void *fmt, uint64_t off, void **cur,
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c)
-		return err_nomem(err);
+		return bz2_err_nomem(err);
 	c->f = f;
 	pthread_mutex_lock(&f->lock);
 	i = known_cut(f, off, false);
@@ -1365,7 +1362,7 @@ static bool load_check(struct bzfmt *f, struct cut *c)
 		return false;
 	c->crc = bz2_cut_has_crc(&look) ? bz2_cut_crc(&look) : 0;
 	if (c->kind == BZ2_CUT_EOS && look.looklen > q)
-		c->level = (uint8_t)header_level(look.look + q,
+		c->level = (uint8_t)bz2_header_level(look.look + q,
 						 look.looklen - q);
 	return true;
 }
@@ -1453,7 +1450,7 @@ static int bzip2_load(void *fmt, const void *buf, size_t len,
 				   "saved bzip2 seek points: too many");
 	cuts = calloc((size_t)n, sizeof(*cuts));
 	if (!cuts)
-		return err_nomem(err);
+		return bz2_err_nomem(err);
 	ret = load_cuts(f, &in, cuts, (size_t)n);
 	if (ret < 0) {
 		free(cuts);
@@ -1480,7 +1477,7 @@ static int bzip2_open(int fd, uint64_t file_size, unsigned threads,
 	int i;
 
 	if (file_size < sizeof(h) || pread_all(fd, h, sizeof(h), 0) < 0 ||
-	    !header_level(h, 4))
+	    !bz2_header_level(h, 4))
 		return -ENOTSUP;
 	for (i = 4; i < 10; i++)
 		magic = magic << 8 | h[i];
@@ -1488,10 +1485,10 @@ static int bzip2_open(int fd, uint64_t file_size, unsigned threads,
 		return -ENOTSUP;
 	f = calloc(1, sizeof(*f));
 	if (!f)
-		return err_nomem(err);
+		return bz2_err_nomem(err);
 	f->fd = fd;
 	f->fsize = file_size;
-	f->level0 = header_level(h, 4);
+	f->level0 = bz2_header_level(h, 4);
 	f->threads = threads < 1 ? 1 : threads > THREADS_MAX ? THREADS_MAX :
 		     threads;
 	f->hint = UNKNOWN;
