@@ -138,13 +138,13 @@ static int t_open(struct t *t, const char *name, unsigned threads)
 	ck_assert_int_eq(fstat(t->fd, &st), 0);
 	t->size = (uint64_t)st.st_size;
 	t->fmt = NULL;
-	return ra_bzip2_ops.open(t->fd, t->size, threads, &t->fmt, NULL);
+	return bz2_seek_ops.open(t->fd, t->size, threads, &t->fmt, NULL);
 }
 
 static void t_close(struct t *t)
 {
 	if (t->fmt)
-		ra_bzip2_ops.close(t->fmt);
+		bz2_seek_ops.close(t->fmt);
 	close(t->fd);
 }
 
@@ -159,25 +159,25 @@ static void check_at(struct t *t, uint64_t off, size_t len)
 
 	if (end > IMG_SIZE)
 		end = IMG_SIZE;
-	ck_assert_int_eq(ra_bzip2_ops.cursor_open(t->fmt, off, &cur, &start,
+	ck_assert_int_eq(bz2_seek_ops.cursor_open(t->fmt, off, &cur, &start,
 						  &err), 0);
 	ck_assert_uint_le(start, off);
-	ck_assert_uint_eq(ra_bzip2_ops.point(t->fmt, off), start);
+	ck_assert_uint_eq(bz2_seek_ops.point(t->fmt, off), start);
 	for (pos = start; pos < end; pos += (uint64_t)n) {
-		n = ra_bzip2_ops.cursor_read(cur, buf, sizeof(buf), &err);
+		n = bz2_seek_ops.cursor_read(cur, buf, sizeof(buf), &err);
 		ck_assert_msg(n > 0, "read at %llu: %zd %s",
 			      (unsigned long long)pos, n, n < 0 ? err.msg : "");
 		ck_assert_uint_le(pos + (uint64_t)n, IMG_SIZE);
 		ck_assert(memcmp(buf, img + pos, (size_t)n) == 0);
 	}
 	if (off + len > IMG_SIZE) {
-		while ((n = ra_bzip2_ops.cursor_read(cur, buf, sizeof(buf),
+		while ((n = bz2_seek_ops.cursor_read(cur, buf, sizeof(buf),
 						     &err)) > 0)
 			pos += (uint64_t)n;
 		ck_assert_msg(n == 0, "at the end: %zd %s", n, err.msg);
 		ck_assert_uint_eq(pos, IMG_SIZE);
 	}
-	ra_bzip2_ops.cursor_close(cur);
+	bz2_seek_ops.cursor_close(cur);
 }
 
 static const uint64_t offsets[] = {
@@ -201,7 +201,7 @@ START_TEST(test_not_bzip2)
 	int fd = open("/dev/null", O_RDONLY);
 
 	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(ra_bzip2_ops.open(fd, 0, 1, &fmt, NULL), -ENOTSUP);
+	ck_assert_int_eq(bz2_seek_ops.open(fd, 0, 1, &fmt, NULL), -ENOTSUP);
 	close(fd);
 	ck_assert_int_eq(t_open(&t, "img.gz", 1), -ENOTSUP);
 	t.fmt = NULL;
@@ -218,13 +218,13 @@ START_TEST(test_reads)
 	struct t t;
 
 	ck_assert_int_eq(t_open(&t, "one.bz2", 2), 0);
-	ck_assert_uint_eq(ra_bzip2_ops.size(t.fmt), BMAP_SIZE_UNKNOWN);
-	ck_assert_uint_eq(ra_bzip2_ops.point(t.fmt, 5000000), 0);
+	ck_assert_uint_eq(bz2_seek_ops.size(t.fmt), BMAP_SIZE_UNKNOWN);
+	ck_assert_uint_eq(bz2_seek_ops.point(t.fmt, 5000000), 0);
 	check_all(&t);
 	/* a point well on: the front was resolved there */
-	ck_assert_uint_gt(ra_bzip2_ops.point(t.fmt, 7000001), 6000000);
+	ck_assert_uint_gt(bz2_seek_ops.point(t.fmt, 7000001), 6000000);
 	check_at(&t, 0, IMG_SIZE + 1);
-	ck_assert_uint_eq(ra_bzip2_ops.size(t.fmt), IMG_SIZE);
+	ck_assert_uint_eq(bz2_seek_ops.size(t.fmt), IMG_SIZE);
 	t_close(&t);
 }
 END_TEST
@@ -236,14 +236,14 @@ START_TEST(test_from_end)
 	struct t t;
 
 	ck_assert_int_eq(t_open(&t, "one.bz2", 1), 0);
-	ra_bzip2_ops.hint_size(t.fmt, IMG_SIZE);
+	bz2_seek_ops.hint_size(t.fmt, IMG_SIZE);
 	check_at(&t, IMG_SIZE - 10, 100);
-	ck_assert_uint_gt(ra_bzip2_ops.point(t.fmt, IMG_SIZE - 10), 7000000);
+	ck_assert_uint_gt(bz2_seek_ops.point(t.fmt, IMG_SIZE - 10), 7000000);
 	check_at(&t, 7000001, 5000);
 	check_all(&t);
 	t_close(&t);
 	ck_assert_int_eq(t_open(&t, "multi.bz2", 2), 0);
-	ra_bzip2_ops.hint_size(t.fmt, IMG_SIZE);
+	bz2_seek_ops.hint_size(t.fmt, IMG_SIZE);
 	check_all(&t);
 	t_close(&t);
 }
@@ -255,7 +255,7 @@ START_TEST(test_multistream)
 
 	ck_assert_int_eq(t_open(&t, "multi.bz2", 2), 0);
 	check_at(&t, 0, IMG_SIZE + 1);
-	ck_assert_uint_eq(ra_bzip2_ops.size(t.fmt), IMG_SIZE);
+	ck_assert_uint_eq(bz2_seek_ops.size(t.fmt), IMG_SIZE);
 	check_all(&t);
 	t_close(&t);
 }
@@ -272,24 +272,24 @@ START_TEST(test_interleaved)
 	int k;
 
 	ck_assert_int_eq(t_open(&t, "one.bz2", 2), 0);
-	ck_assert_int_eq(ra_bzip2_ops.cursor_open(t.fmt, 0, &c1, &s1, &err),
+	ck_assert_int_eq(bz2_seek_ops.cursor_open(t.fmt, 0, &c1, &s1, &err),
 			 0);
-	ck_assert_int_eq(ra_bzip2_ops.cursor_open(t.fmt, 3000000, &c2, &s2,
+	ck_assert_int_eq(bz2_seek_ops.cursor_open(t.fmt, 3000000, &c2, &s2,
 						  &err), 0);
 	p1 = s1;
 	p2 = s2;
 	for (k = 0; k < 600; k++) {
-		n = ra_bzip2_ops.cursor_read(c1, b1, sizeof(b1), &err);
+		n = bz2_seek_ops.cursor_read(c1, b1, sizeof(b1), &err);
 		ck_assert_int_gt(n, 0);
 		ck_assert(memcmp(b1, img + p1, (size_t)n) == 0);
 		p1 += (uint64_t)n;
-		n = ra_bzip2_ops.cursor_read(c2, b2, sizeof(b2), &err);
+		n = bz2_seek_ops.cursor_read(c2, b2, sizeof(b2), &err);
 		ck_assert_int_gt(n, 0);
 		ck_assert(memcmp(b2, img + p2, (size_t)n) == 0);
 		p2 += (uint64_t)n;
 	}
-	ra_bzip2_ops.cursor_close(c1);
-	ra_bzip2_ops.cursor_close(c2);
+	bz2_seek_ops.cursor_close(c1);
+	bz2_seek_ops.cursor_close(c2);
 	t_close(&t);
 }
 END_TEST
@@ -314,7 +314,7 @@ START_TEST(test_threads)
 	int k;
 
 	ck_assert_int_eq(t_open(&t, "multi.bz2", 2), 0);
-	ra_bzip2_ops.hint_size(t.fmt, IMG_SIZE);
+	bz2_seek_ops.hint_size(t.fmt, IMG_SIZE);
 	for (k = 0; k < 3; k++)
 		ck_assert_int_eq(pthread_create(&tid[k], NULL, reader, &t), 0);
 	for (k = 0; k < 3; k++)
@@ -333,7 +333,7 @@ START_TEST(test_save_load)
 	strbuf_init(&sb);
 	ck_assert_int_eq(t_open(&t, "multi.bz2", 2), 0);
 	check_at(&t, 6000000, 1000);
-	ck_assert_int_eq(ra_bzip2_ops.save(t.fmt, &sb), 0);
+	ck_assert_int_eq(bz2_seek_ops.save(t.fmt, &sb), 0);
 	t_close(&t);
 	ck_assert_uint_gt(sb.len, 20);
 
@@ -342,22 +342,22 @@ START_TEST(test_save_load)
 	bad = malloc(sb.len);
 	ck_assert_ptr_nonnull(bad);
 	memset(bad, 'x', sb.len);
-	ck_assert_int_eq(ra_bzip2_ops.load(t.fmt, bad, sb.len, &err),
+	ck_assert_int_eq(bz2_seek_ops.load(t.fmt, bad, sb.len, &err),
 			 -EINVAL);
-	ck_assert_int_eq(ra_bzip2_ops.load(t.fmt, sb.buf, sb.len - 3, &err),
+	ck_assert_int_eq(bz2_seek_ops.load(t.fmt, sb.buf, sb.len - 3, &err),
 			 -EINVAL);
-	ck_assert_int_eq(ra_bzip2_ops.load(t.fmt, sb.buf, 12, &err),
+	ck_assert_int_eq(bz2_seek_ops.load(t.fmt, sb.buf, 12, &err),
 			 -EINVAL);
 	memcpy(bad, sb.buf, sb.len);
 	bad[20] ^= 0x04;
-	ck_assert_int_ne(ra_bzip2_ops.load(t.fmt, bad, sb.len, &err), 0);
+	ck_assert_int_ne(bz2_seek_ops.load(t.fmt, bad, sb.len, &err), 0);
 	free(bad);
-	ck_assert_uint_eq(ra_bzip2_ops.point(t.fmt, 6000000), 0);
+	ck_assert_uint_eq(bz2_seek_ops.point(t.fmt, 6000000), 0);
 	check_at(&t, 100, 1000);
 
-	ck_assert_int_eq(ra_bzip2_ops.load(t.fmt, sb.buf, sb.len, &err), 0);
+	ck_assert_int_eq(bz2_seek_ops.load(t.fmt, sb.buf, sb.len, &err), 0);
 	/* the points came back: no decode needed to find one */
-	ck_assert_uint_gt(ra_bzip2_ops.point(t.fmt, 6000000), 5000000);
+	ck_assert_uint_gt(bz2_seek_ops.point(t.fmt, 6000000), 5000000);
 	check_all(&t);
 	t_close(&t);
 	strbuf_free(&sb);
@@ -373,23 +373,23 @@ START_TEST(test_drop_point)
 
 	ck_assert_int_eq(t_open(&t, "multi.bz2", 2), 0);
 	check_at(&t, off, 1000);
-	p = ra_bzip2_ops.point(t.fmt, off);
+	p = bz2_seek_ops.point(t.fmt, off);
 	ck_assert_uint_gt(p, 6000000);
-	ra_bzip2_ops.drop_point(t.fmt, p);
-	q = ra_bzip2_ops.point(t.fmt, off);
+	bz2_seek_ops.drop_point(t.fmt, p);
+	q = bz2_seek_ops.point(t.fmt, off);
 	ck_assert_uint_lt(q, p);
 	ck_assert_uint_gt(q, 0);
 	check_at(&t, off, 70000);
 	check_at(&t, p, 1000);
-	ck_assert_uint_eq(ra_bzip2_ops.point(t.fmt, off), q);
+	ck_assert_uint_eq(bz2_seek_ops.point(t.fmt, off), q);
 	/* The second stream's start (a block after an end of stream). */
-	p = ra_bzip2_ops.point(t.fmt, HALF + 77);
+	p = bz2_seek_ops.point(t.fmt, HALF + 77);
 	ck_assert_uint_eq(p, HALF);
-	ra_bzip2_ops.drop_point(t.fmt, HALF);
-	ck_assert_uint_lt(ra_bzip2_ops.point(t.fmt, HALF + 77), HALF);
+	bz2_seek_ops.drop_point(t.fmt, HALF);
+	ck_assert_uint_lt(bz2_seek_ops.point(t.fmt, HALF + 77), HALF);
 	check_at(&t, HALF + 77, 70000);
-	ra_bzip2_ops.drop_point(t.fmt, 0);
-	ck_assert_uint_eq(ra_bzip2_ops.point(t.fmt, 5), 0);
+	bz2_seek_ops.drop_point(t.fmt, 0);
+	ck_assert_uint_eq(bz2_seek_ops.point(t.fmt, 5), 0);
 	check_all(&t);
 	t_close(&t);
 }
@@ -409,18 +409,18 @@ START_TEST(test_wrong_size_dropped)
 	void *cur;
 
 	ck_assert_int_eq(t_open(&t, "one.bz2", 2), 0);
-	ra_bzip2_ops.hint_size(t.fmt, IMG_SIZE + (4u << 20));
+	bz2_seek_ops.hint_size(t.fmt, IMG_SIZE + (4u << 20));
 	/* A cursor there: the blocks are found, and placed. */
-	ck_assert_int_eq(ra_bzip2_ops.cursor_open(t.fmt, off + (4u << 20),
+	ck_assert_int_eq(bz2_seek_ops.cursor_open(t.fmt, off + (4u << 20),
 						  &cur, &start, &err), 0);
-	ra_bzip2_ops.cursor_close(cur);
-	p = ra_bzip2_ops.point(t.fmt, off + (4u << 20));
+	bz2_seek_ops.cursor_close(cur);
+	p = bz2_seek_ops.point(t.fmt, off + (4u << 20));
 	ck_assert_uint_eq(p, start);
 	ck_assert_uint_gt(p, IMG_SIZE / 2);	/* placed from the end */
-	ra_bzip2_ops.drop_point(t.fmt, p);
-	ck_assert_uint_lt(ra_bzip2_ops.point(t.fmt, off), IMG_SIZE / 2);
-	ck_assert_uint_eq(ra_bzip2_ops.point(t.fmt, off + (4u << 20)),
-			  ra_bzip2_ops.point(t.fmt, off));
+	bz2_seek_ops.drop_point(t.fmt, p);
+	ck_assert_uint_lt(bz2_seek_ops.point(t.fmt, off), IMG_SIZE / 2);
+	ck_assert_uint_eq(bz2_seek_ops.point(t.fmt, off + (4u << 20)),
+			  bz2_seek_ops.point(t.fmt, off));
 	check_at(&t, off, 1000);
 	check_all(&t);
 	t_close(&t);
@@ -436,12 +436,12 @@ static int read_all(struct t *t, uint64_t off, struct bmap_err *err)
 	ssize_t n;
 	int ret;
 
-	ret = ra_bzip2_ops.cursor_open(t->fmt, off, &cur, &start, err);
+	ret = bz2_seek_ops.cursor_open(t->fmt, off, &cur, &start, err);
 	if (ret < 0)
 		return ret;
-	while ((n = ra_bzip2_ops.cursor_read(cur, buf, sizeof(buf), err)) > 0)
+	while ((n = bz2_seek_ops.cursor_read(cur, buf, sizeof(buf), err)) > 0)
 		;
-	ra_bzip2_ops.cursor_close(cur);
+	bz2_seek_ops.cursor_close(cur);
 	return (int)n;
 }
 
@@ -460,7 +460,7 @@ START_TEST(test_broken)
 	ck_assert_int_lt(read_all(&t, 5000000, &err), 0);
 	t_close(&t);
 	ck_assert_int_eq(t_open(&t, "trunc.bz2", 1), 0);
-	ra_bzip2_ops.hint_size(t.fmt, IMG_SIZE);
+	bz2_seek_ops.hint_size(t.fmt, IMG_SIZE);
 	ck_assert_int_lt(read_all(&t, 8000000, &err), 0);
 	t_close(&t);
 
@@ -494,18 +494,18 @@ static int read_until(const char *name, const unsigned char *want,
 	ssize_t n = 0;
 
 	ck_assert_int_eq(t_open(&t, name, 2), 0);
-	ck_assert_int_eq(ra_bzip2_ops.cursor_open(t.fmt, 0, &cur, &start,
+	ck_assert_int_eq(bz2_seek_ops.cursor_open(t.fmt, 0, &cur, &start,
 						  &err), 0);
 	*got = 0;
 	/* odd lengths: the worker's pieces are handed out in parts */
-	while ((n = ra_bzip2_ops.cursor_read(cur, buf, 7777 + *got % 50000,
+	while ((n = bz2_seek_ops.cursor_read(cur, buf, 7777 + *got % 50000,
 					     &err)) > 0) {
 		n2 = *got + (uint64_t)n > ok ? (*got < ok ? ok - *got : 0) :
 		     (uint64_t)n;
 		ck_assert(memcmp(buf, want + *got, (size_t)n2) == 0);
 		*got += (uint64_t)n;
 	}
-	ra_bzip2_ops.cursor_close(cur);
+	bz2_seek_ops.cursor_close(cur);
 	t_close(&t);
 	return (int)n;
 }
@@ -577,18 +577,18 @@ START_TEST(test_ahead_close)
 	for (i = 0; i < 2; i++) {
 		ck_assert_int_eq(t_open(&t, names[i], 2), 0);
 		for (k = 0; k < 12; k++) {
-			ck_assert_int_eq(ra_bzip2_ops.cursor_open(t.fmt, 0,
+			ck_assert_int_eq(bz2_seek_ops.cursor_open(t.fmt, 0,
 								  &cur, &start,
 								  &err), 0);
 			for (got = 0; got < k * 80000u; got += (uint64_t)n) {
-				n = ra_bzip2_ops.cursor_read(cur, buf,
+				n = bz2_seek_ops.cursor_read(cur, buf,
 							     sizeof(buf),
 							     &err);
 				ck_assert_int_gt(n, 0);
 			}
 			if (k % 3 == 0)
 				usleep(20000);	/* let the worker run */
-			ra_bzip2_ops.cursor_close(cur);
+			bz2_seek_ops.cursor_close(cur);
 		}
 		t_close(&t);
 	}

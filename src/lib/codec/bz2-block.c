@@ -70,16 +70,6 @@ bool bz2_all_zero(const unsigned char *p, size_t n)
 /* ------------------------------------------------------------------ */
 /* Bits                                                                */
 
-static uint64_t load_be64(const unsigned char *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
 static void store_be64(unsigned char *p, uint64_t v)
 {
 	int i;
@@ -118,7 +108,7 @@ static void copy_bits(unsigned char *dst, uint64_t dbit,
 		put_bit(dst, dbit++, get_bit(src, sbit++));
 	for (; n >= 56; n -= 56, dbit += 56, sbit += 56)
 		store_be64(dst + dbit / 8,
-			   load_be64(src + sbit / 8) << (sbit % 8));
+			   bz2_load_be64(src + sbit / 8) << (sbit % 8));
 	for (; n > 0; n--)
 		put_bit(dst, dbit++, get_bit(src, sbit++));
 }

@@ -29,20 +29,10 @@ unsigned bz2_test_false_cuts;
 
 static const uint64_t magics[2] = { BZ2_MAGIC_BLOCK, BZ2_MAGIC_EOS };
 
-static uint64_t load_be64(const unsigned char *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
 /* 48 bits from bit `bit` of p on. */
 static uint64_t peek48(const unsigned char *p, uint64_t bit)
 {
-	return (load_be64(p + bit / 8) << (bit % 8)) >> 16;
+	return (bz2_load_be64(p + bit / 8) << (bit % 8)) >> 16;
 }
 
 uint32_t bz2_cut_crc(const struct bz2_cut *cut)

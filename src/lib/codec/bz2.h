@@ -60,6 +60,16 @@ static inline uint32_t bz2_combine_crc(uint32_t combined, uint32_t block)
 	return (combined << 1 | combined >> 31) ^ block;
 }
 bool bz2_all_zero(const unsigned char *p, size_t n);
+/* 8 bytes, big-endian. */
+static inline uint64_t bz2_load_be64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
 
 /* ------------------------------------------------------------------ */
 /* Cuts (bz2-scan.c)                                                   */

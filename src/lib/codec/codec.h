@@ -84,9 +84,9 @@ int src_gzip_open(struct codec_input *in, unsigned threads,
 int src_xz_open(struct codec_input *in, unsigned threads,
 		const struct codec_stream_ops **ops, void **state,
 		struct bmap_err *err);
-int src_bzip2_open(struct codec_input *in, unsigned threads,
-		   const struct codec_stream_ops **ops, void **state,
-		   struct bmap_err *err);
+int bz2_stream_open(struct codec_input *in, unsigned threads,
+		    const struct codec_stream_ops **ops, void **state,
+		    struct bmap_err *err);
 int src_lzop_open(struct codec_input *in, unsigned threads,
 		  const struct codec_stream_ops **ops, void **state,
 		  struct bmap_err *err);
@@ -225,7 +225,7 @@ int ra_seq_open(const char *path, unsigned threads, void **fmt,
 		struct bmap_err *err);
 
 extern const struct codec_seek_ops ra_gzip_ops;
-extern const struct codec_seek_ops ra_bzip2_ops;
+extern const struct codec_seek_ops bz2_seek_ops;
 extern const struct codec_seek_ops ra_xz_ops;
 extern const struct codec_seek_ops ra_zstd_ops;
 

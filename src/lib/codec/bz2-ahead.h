@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * ra-bzip2-ahead.h - a worker thread that decodes the next bzip2 block
+ * bz2-ahead.h - a worker thread that decodes the next bzip2 block
  * while a cursor hands out the current one: one block at a time, into a
  * buffer of bounded size (a block of long runs waits for it to drain).
  *
@@ -11,8 +11,8 @@
  * block's result says (CRC, a false cut, ...) reaches the cursor only
  * after all the output before it.
  */
-#ifndef BMAP_RA_BZIP2_AHEAD_H
-#define BMAP_RA_BZIP2_AHEAD_H
+#ifndef BMAP_CODEC_BZ2_AHEAD_H
+#define BMAP_CODEC_BZ2_AHEAD_H
 
 #include <stdbool.h>
 #include <stddef.h>
