@@ -40,6 +40,8 @@ int main(void)
 	srunner_add_suite(sr, view_suite());
 	srunner_add_suite(sr, source_suite());
 	srunner_add_suite(sr, seekidx_suite());
+	srunner_add_suite(sr, parity_suite());
+	srunner_add_suite(sr, verify_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

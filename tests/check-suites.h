@@ -19,5 +19,7 @@ Suite *ra_suite(void);
 Suite *view_suite(void);
 Suite *source_suite(void);
 Suite *seekidx_suite(void);
+Suite *parity_suite(void);
+Suite *verify_suite(void);
 
 #endif

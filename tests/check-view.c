@@ -14,6 +14,7 @@
 #include "check-suites.h"
 #include "check-util.h"
 #include "bmap.h"
+#include "fs/view-int.h"
 
 #define BS 4096u
 /* Blocks 0, 2-3 (touching 4-5: one extent), 10 and the partial last
@@ -142,7 +143,9 @@ START_TEST(test_bad_range_found_ahead)
 	usleep(100000);
 	ck_assert_int_eq(bmap_view_read(f.view, buf, BS, 10 * BS, &err),
 			 -EBADMSG);
-	ck_assert_ptr_nonnull(strstr(err.msg, "block 10: checksum mismatch"));
+	/* The one mismatch message, bmapcopy's too. */
+	ck_assert_ptr_nonnull(strstr(err.msg, "checksum mismatch in block 10: "
+				     "the bmap says sha256 "));
 	ck_assert_int_eq(bmap_view_read(f.view, buf, BS, 10 * BS, &err),
 			 -EIO);
 	ck_assert_int_eq(bmap_view_read(f.view, buf, 100, 20 * BS, &err), 100);
@@ -333,6 +336,76 @@ START_TEST(test_changed_after_check)
 }
 END_TEST
 
+/*
+ * Checking on the way: a read near the end of a gzip image decodes from
+ * its start, and the decoder's tap hashes the ranges it passes through:
+ * a good one is checked without a read of its own (its pieces' digests
+ * kept, across a piece boundary, so that reading it later serves it), a
+ * bad one is left to its first reader, which reports it.
+ */
+#define TAP_SIZE (3u << 20)
+#define TAP_R0 1u		/* blocks 1-400: across the first MiB */
+#define TAP_R0_LAST 400u
+#define TAP_R1 520u		/* block 520: a wrong checksum */
+#define TAP_R2 700u		/* blocks 700-767: the image's end */
+
+START_TEST(test_checked_on_the_way)
+{
+	static unsigned char image[TAP_SIZE], buf[TAP_SIZE];
+	static const uint64_t r[3][2] = { { TAP_R0, TAP_R0_LAST },
+					  { TAP_R1, TAP_R1 },
+					  { TAP_R2, TAP_SIZE / BS - 1 } };
+	struct bmap_ra_opts opts = { .threads = 1 };
+	unsigned char sum[BMAP_DIGEST_MAX];
+	struct bmap_view *view;
+	struct bmap_ra *ra;
+	struct bmap_err err;
+	struct bmap map;
+	uint64_t len;
+	char path[512];
+	size_t i;
+
+	memset(image, 0, sizeof(image));
+	bmap_init(&map);
+	ck_assert_int_eq(bmap_set_geometry(&map, TAP_SIZE, BS, &err), 0);
+	ck_assert_int_eq(bmap_set_checksum_type(&map, "sha256", &err), 0);
+	for (i = 0; i < 3; i++) {
+		len = (r[i][1] - r[i][0] + 1) * BS;
+		cu_fill_runs(image + r[i][0] * BS, (size_t)len, (uint32_t)i);
+		cu_digest("sha256", image + r[i][0] * BS, (size_t)len, sum);
+		if (i == 1)
+			sum[0] ^= 1;
+		ck_assert_int_eq(bmap_add_range(&map, r[i][0], r[i][1], sum,
+						&err), 0);
+	}
+	cu_write_scratch("tap.img", image, TAP_SIZE, "wb");
+	cu_run_scratch("gzip -1 -c", "tap.img", ">", "tap.img.gz");
+	cu_scratch_path(path, sizeof(path), "tap.img.gz");
+	ck_assert_int_eq(bmap_ra_open(&ra, path, &opts, &err), 0);
+	ck_assert_int_eq(bmap_view_open(&view, ra, &map, true, &err), 0);
+
+	ck_assert_int_eq(bmap_view_read(view, buf, BS, TAP_R2 * BS, &err),
+			 BS);
+	ck_assert(!memcmp(buf, image + TAP_R2 * BS, BS));
+	pthread_mutex_lock(&view->lock);
+	ck_assert_int_eq(view->state[0], R_GOOD);
+	ck_assert_int_eq(view->state[1], R_UNCHECKED);
+	pthread_mutex_unlock(&view->lock);
+	/* Served by the pieces the tap hashed. */
+	len = (TAP_R0_LAST + 1) * BS;
+	ck_assert_int_eq(bmap_view_read(view, buf, (size_t)len, 0, &err),
+			 (ssize_t)len);
+	ck_assert(!memcmp(buf, image, (size_t)len));
+	ck_assert_int_eq(bmap_view_read(view, buf, 10, TAP_R1 * BS + 5,
+					&err), -EBADMSG);
+	ck_assert_ptr_nonnull(strstr(err.msg, "checksum mismatch in block "
+				     "520: the bmap says sha256 "));
+	bmap_view_close(view);
+	bmap_ra_close(ra);
+	bmap_free(&map);
+}
+END_TEST
+
 Suite *view_suite(void)
 {
 	Suite *s = suite_create("view");
@@ -345,6 +418,7 @@ Suite *view_suite(void)
 	tcase_add_test(tc, test_seek);
 	tcase_add_test(tc, test_no_data_after);
 	tcase_add_test(tc, test_changed_after_check);
+	tcase_add_test(tc, test_checked_on_the_way);
 	tcase_add_loop_test(tc, test_raw_name, 0,
 			    sizeof(names) / sizeof(names[0]));
 	tcase_add_test(tc, test_raw_name_too_long);

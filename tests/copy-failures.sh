@@ -75,6 +75,19 @@ fails "the same with the 1.2 bmap (SHA-1)" \
 assert_error_mentions "checksum mismatch" "300-339"
 fails "the same from the plain image" --bmap "$bmap" "$WORK/flipped.img" "$dest"
 assert_error_mentions "checksum mismatch" "300-339"
+# The one mismatch message, bmapfs's too (tests/fs-errors.sh).
+assert_error_mentions "^bmapcopy: error: checksum mismatch in blocks 300-339: the bmap says sha256 [0-9a-f]\{64\}, the image has [0-9a-f]\{64\}\$"
+
+# A one-block range is named as one block.
+cp --sparse=always "$img" "$WORK/flipped-512.img"
+flip_byte "$WORK/flipped-512.img" $((512 * B))
+gzip -c "$WORK/flipped-512.img" >"$WORK/pack/flipped-512.gz"
+fails "a flipped first byte of the one-block range 512" \
+	--bmap "$bmap" "$WORK/pack/flipped-512.gz" "$dest"
+assert_error_mentions "^bmapcopy: error: checksum mismatch in block 512: the bmap says sha256 "
+fails "the same with the 1.2 bmap (SHA-1), from the plain image" \
+	--bmap "$WORK/image-1.2.bmap" "$WORK/flipped-512.img" "$dest"
+assert_error_mentions "^bmapcopy: error: checksum mismatch in block 512: the bmap says sha1 [0-9a-f]\{40\}, "
 
 step "--no-verify copies the flipped byte: exit 0"
 rm -f "$dest"

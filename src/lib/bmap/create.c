@@ -11,6 +11,7 @@
 
 #include "bmap.h"
 #include "base/error.h"
+#include "base/io.h"
 
 /*
  * 128 KiB: the read's copy and the hash then stay in the core's cache. At
@@ -37,23 +38,21 @@ static int hash_bytes(int fd, uint64_t off, uint64_t len, void *buf,
 {
 	while (len) {
 		size_t want = len < HASH_CHUNK ? (size_t)len : HASH_CHUNK;
-		ssize_t n = pread(fd, buf, want, (off_t)off);
+		ssize_t n = io_pread_full(fd, buf, want, off);
 
-		if (n < 0 && errno == EINTR)
-			continue;
 		if (n < 0)
-			return bmap_seterr(err, errno, "cannot read the image "
+			return bmap_seterr(err, (int)-n, "cannot read the image "
 					   "at byte %llu: %s",
 					   (unsigned long long)off,
-					   strerror(errno));
-		if (n == 0)
+					   strerror((int)-n));
+		if ((size_t)n < want)
 			return bmap_seterr(err, EIO, "the image shrank while "
 					   "being read (at byte %llu)",
-					   (unsigned long long)off);
-		if (bmap_digest_update(d, buf, (size_t)n))
+					   (unsigned long long)off + (size_t)n);
+		if (bmap_digest_update(d, buf, want))
 			return bmap_seterr(err, EIO, "hashing failed");
-		off += (uint64_t)n;
-		len -= (uint64_t)n;
+		off += want;
+		len -= want;
 	}
 	return bmap_digest_final(d, out) ?
 	       bmap_seterr(err, EIO, "hashing failed") : 0;

@@ -67,15 +67,17 @@ static int add_bytes(struct bmap_extent_list *l, uint64_t start, uint64_t end,
 #ifdef HAVE_FIEMAP
 #define FIEMAP_BATCH 512
 
-/* 0 on success, 1 when FIEMAP is not supported here, -errno on failure. */
+/* 0 on success (*works false: FIEMAP is not supported here), -errno on
+ * failure. */
 static int scan_fiemap(int fd, uint64_t size, uint64_t bs,
-		       struct bmap_extent_list *l)
+		       struct bmap_extent_list *l, bool *works)
 {
 	uint64_t nblocks = size / bs + (size % bs != 0);
 	struct fiemap *fm;
 	uint64_t pos = 0;
 	int ret = 0;
 
+	*works = true;
 	fm = calloc(1, sizeof(*fm) +
 		       FIEMAP_BATCH * sizeof(struct fiemap_extent));
 	if (!fm)
@@ -90,7 +92,10 @@ static int scan_fiemap(int fd, uint64_t size, uint64_t bs,
 		fm->fm_flags = FIEMAP_FLAG_SYNC;
 		fm->fm_extent_count = FIEMAP_BATCH;
 		if (ioctl(fd, FS_IOC_FIEMAP, fm) < 0) {
-			ret = pos == 0 ? 1 : -errno;
+			if (pos == 0)
+				*works = false;
+			else
+				ret = -errno;
 			break;
 		}
 		if (fm->fm_mapped_extents == 0)
@@ -117,21 +122,27 @@ out:
 }
 #endif
 
-/* 0 on success, 1 when SEEK_DATA is not supported here, -errno else. */
+/* 0 on success (*works false: SEEK_DATA is not supported here), -errno
+ * on failure. */
 static int scan_seek(int fd, uint64_t size, uint64_t bs,
-		     struct bmap_extent_list *l)
+		     struct bmap_extent_list *l, bool *works)
 {
 	uint64_t nblocks = size / bs + (size % bs != 0);
 	off_t pos = 0, data, hole;
 	int ret;
 
+	*works = true;
 	while ((uint64_t)pos < size) {
 		data = lseek(fd, pos, SEEK_DATA);
 		if (data < 0) {
 			if (errno == ENXIO)
 				return 0;
-			return pos == 0 && (errno == EINVAL ||
-					    errno == EOPNOTSUPP) ? 1 : -errno;
+			if (pos == 0 && (errno == EINVAL ||
+					 errno == EOPNOTSUPP)) {
+				*works = false;
+				return 0;
+			}
+			return -errno;
 		}
 		if ((uint64_t)data >= size)
 			return 0;	/* data past the part asked about */
@@ -156,7 +167,8 @@ int bmap_extents_scan(int fd, uint64_t size, uint64_t block_size,
 		      enum bmap_extent_method *method, struct bmap_err *err)
 {
 	uint64_t nblocks;
-	int ret = 1;
+	bool done = false;	/* a method answered */
+	int ret;
 
 	memset(list, 0, sizeof(*list));
 	if (!block_size)
@@ -165,22 +177,22 @@ int bmap_extents_scan(int fd, uint64_t size, uint64_t block_size,
 #ifdef HAVE_FIEMAP
 	if (!(flags & BMAP_EXTENTS_NO_FIEMAP)) {
 		*method = BMAP_EXTENTS_FIEMAP;
-		ret = scan_fiemap(fd, size, block_size, list);
+		ret = scan_fiemap(fd, size, block_size, list, &done);
 		if (ret < 0)
 			goto fail;
-		if (ret == 1)
+		if (!done)
 			bmap_extent_list_free(list);
 	}
 #endif
-	if (ret == 1 && !(flags & BMAP_EXTENTS_NO_SEEK)) {
+	if (!done && !(flags & BMAP_EXTENTS_NO_SEEK)) {
 		*method = BMAP_EXTENTS_SEEK;
-		ret = scan_seek(fd, size, block_size, list);
+		ret = scan_seek(fd, size, block_size, list, &done);
 		if (ret < 0)
 			goto fail;
-		if (ret == 1)
+		if (!done)
 			bmap_extent_list_free(list);
 	}
-	if (ret == 1) {
+	if (!done) {
 		*method = BMAP_EXTENTS_ALL;
 		ret = add_bytes(list, 0, size, block_size, nblocks);
 		if (ret < 0)

@@ -57,7 +57,7 @@ static void describe(const struct bmap *map, struct sizes *sz)
 		      (double)map->blocks_count : 0.0;
 }
 
-static void geometry(struct strbuf *sb, const struct bmap *map)
+static void put_geometry(struct strbuf *sb, const struct bmap *map)
 {
 	strbuf_addf(sb, "    <ImageSize> %" PRIu64 " </ImageSize>\n\n",
 		    map->image_size);
@@ -69,8 +69,8 @@ static void geometry(struct strbuf *sb, const struct bmap *map)
 		    map->blocks_count);
 }
 
-static void ranges(struct strbuf *sb, const struct bmap *map,
-		   const char *attr)
+static void put_ranges(struct strbuf *sb, const struct bmap *map,
+		       const char *attr)
 {
 	char hex[2 * BMAP_DIGEST_MAX + 1];
 	size_t i;
@@ -99,13 +99,13 @@ static void write_v1_2(struct strbuf *sb, const struct bmap *map)
 	strbuf_add(sb, header_comment);
 	strbuf_add(sb, "<bmap version=\"1.2\">\n");
 	strbuf_addf(sb, "    <!-- Image size in bytes (%s) -->\n", sz.image);
-	geometry(sb, map);
+	put_geometry(sb, map);
 	strbuf_add(sb,
 "    <!-- The block map which consists of elements which may either be a\n"
 "         range of blocks or a single block. The 'sha1' attribute (if present)\n"
 "         is the SHA1 checksum of this blocks range. -->\n"
 "    <BlockMap>\n");
-	ranges(sb, map, "sha1");
+	put_ranges(sb, map, "sha1");
 	strbuf_add(sb, "    </BlockMap>\n\n");
 	strbuf_addf(sb, "    <!-- Count of mapped blocks (%s or %.1f%% mapped)"
 		    " -->\n", sz.mapped, sz.percent);
@@ -146,7 +146,7 @@ static size_t write_v2_0(struct strbuf *sb, const struct bmap *map)
 	strbuf_add(sb, header_comment);
 	strbuf_add(sb, "<bmap version=\"2.0\">\n");
 	strbuf_addf(sb, "    <!-- Image size in bytes: %s -->\n", sz.image);
-	geometry(sb, map);
+	put_geometry(sb, map);
 	strbuf_add(sb, "    <!-- Count of mapped blocks: ");
 	snprintf(text, sizeof(text), "%s or %.1f%%", sz.mapped, sz.percent);
 	blanks_then(tmpl, sizeof(tmpl), strlen(sz.image) + strlen(" or ") +
@@ -174,7 +174,7 @@ static size_t write_v2_0(struct strbuf *sb, const struct bmap *map)
 "         range of blocks or a single block. The 'chksum' attribute\n"
 "         (if present) is the checksum of this blocks range. -->\n"
 "    <BlockMap>\n");
-	ranges(sb, map, "chksum");
+	put_ranges(sb, map, "chksum");
 	strbuf_add(sb, "    </BlockMap>\n");
 	strbuf_add(sb, "</bmap>\n");
 	return sum_at;

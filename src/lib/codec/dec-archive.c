@@ -7,6 +7,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +19,10 @@
 #include "codec/codec.h"
 
 #define ARCHIVE_CHUNK (1024 * 1024)
+/* Raw bytes kept from before the chunk libarchive is reading, to look at
+ * what follows a filter's data (libarchive peeks at most a frame magic's
+ * 4 bytes past it, so it never has a later chunk before it is done). */
+#define ARCHIVE_TAIL 64
 
 struct arc {
 	struct archive *a;
@@ -29,7 +35,37 @@ struct arc {
 	int up_ret;
 	void *chunk;
 	int done;		/* the image's data has ended */
+	/* A filter for a codec whose messages follow the rule (truncated
+	 * data is -EIO "truncated FMT data", anything else -EBADMSG
+	 * "corrupt FMT data: ..."): its name; NULL keeps libarchive's
+	 * words (zstd, until it has a codec of its own). */
+	const char *codec;
+	/* Raw bytes handed to libarchive: fed in all, the last chunk_len
+	 * of them in chunk, the tail_len before those in tail. */
+	uint64_t fed;
+	size_t chunk_len, tail_len;
+	unsigned char tail[ARCHIVE_TAIL];
+	int failed;		/* the first failure, given again */
+	struct bmap_err fail_err;
 };
+
+/* The chunk is to be read over: keep its last bytes. */
+static void arc_keep_tail(struct arc *s)
+{
+	const unsigned char *c = s->chunk;
+	size_t keep;
+
+	if (s->chunk_len >= ARCHIVE_TAIL) {
+		memcpy(s->tail, c + s->chunk_len - ARCHIVE_TAIL, ARCHIVE_TAIL);
+		s->tail_len = ARCHIVE_TAIL;
+		return;
+	}
+	keep = s->tail_len < ARCHIVE_TAIL - s->chunk_len ? s->tail_len :
+	       ARCHIVE_TAIL - s->chunk_len;
+	memmove(s->tail, s->tail + s->tail_len - keep, keep);
+	memcpy(s->tail + keep, c, s->chunk_len);
+	s->tail_len = keep + s->chunk_len;
+}
 
 static la_ssize_t arc_read_cb(struct archive *a, void *data,
 			      const void **buf)
@@ -39,6 +75,8 @@ static la_ssize_t arc_read_cb(struct archive *a, void *data,
 
 	(void)a;
 	*buf = s->chunk;
+	arc_keep_tail(s);
+	s->chunk_len = 0;
 	if (s->in)
 		n = codec_input_read(s->in, s->chunk, ARCHIVE_CHUNK);
 	else
@@ -52,6 +90,8 @@ static la_ssize_t arc_read_cb(struct archive *a, void *data,
 		archive_set_error(a, EIO, "%s", s->up_err.msg);
 		return -1;
 	}
+	s->chunk_len = (size_t)n;
+	s->fed += (uint64_t)n;
 	return n;
 }
 
@@ -98,19 +138,94 @@ static struct arc *arc_new(struct bmap_err *err)
 /* ------------------------------------------------------------------ */
 /* A decompression filter: the raw format gives the decompressed bytes. */
 
+/* The codec of an input that the registry knows as lz4 (a frame, or the
+ * legacy format), whose messages follow the rule; else NULL. */
+static const char *filter_codec(const struct codec_input *in)
+{
+	const struct codec *c = codec_find(in->head, in->headlen);
+
+	return strcmp(c->name, "lz4") ? NULL : c->name;
+}
+
+/* libarchive failed: by the rule for a codec that has one (libarchive
+ * says "truncated" when the input ended inside the data), else as
+ * arc_fail(). */
+static int filter_fail(struct arc *s, const char *what, struct bmap_err *err)
+{
+	const char *why = archive_error_string(s->a);
+
+	if (!s->codec || s->up_ret)
+		return arc_fail(s, what, err);
+	if (why && (strstr(why, "truncated") || strstr(why, "Truncated")))
+		return bmap_seterr(err, EIO, "truncated %s data", s->codec);
+	return bmap_seterr(err, EBADMSG, "corrupt %s data: %s", s->codec,
+			   why ? why : "unknown error");
+}
+
+static bool all_zero(const unsigned char *p, size_t n)
+{
+	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
+/*
+ * After the data of a codec that follows the rule: libarchive ends its
+ * data at anything that is not another frame, silently. As after gzip
+ * and bzip2 data, zero bytes are padding (the input is read to its end);
+ * anything else is refused.
+ */
+static int filter_rest(struct arc *s, struct bmap_err *err)
+{
+	int64_t pos = archive_filter_bytes(s->a, -1);
+	uint64_t chunk_at = s->fed - s->chunk_len;
+	uint64_t tail_at = chunk_at - s->tail_len;
+	uint64_t from;
+	int ret;
+
+	if (pos < 0 || (uint64_t)pos > s->fed)
+		return 0;
+	from = (uint64_t)pos;
+	if (from < tail_at)	/* see ARCHIVE_TAIL: not reached */
+		from = tail_at;
+	if (from < chunk_at &&
+	    !all_zero(s->tail + (from - tail_at), (size_t)(chunk_at - from)))
+		goto garbage;
+	if (from < chunk_at)
+		from = chunk_at;
+	ret = codec_input_rest_zero(s->in, (unsigned char *)s->chunk +
+				  (from - chunk_at), (size_t)(s->fed - from));
+	if (ret == -EBADMSG)
+		goto garbage;
+	if (ret < 0)
+		return bmap_seterr(err, -ret, "cannot read the image: %s",
+				   strerror(-ret));
+	return 0;
+garbage:
+	return bmap_seterr(err, EBADMSG, "corrupt %s data: trailing garbage "
+			   "after the last frame", s->codec);
+}
+
 static ssize_t filter_read(void *state, void *buf, size_t len,
 			   struct bmap_err *err)
 {
 	struct arc *s = state;
-	la_ssize_t n;
+	la_ssize_t n = 0;
 
-	if (s->done)
-		return 0;
-	n = archive_read_data(s->a, buf, len);
-	if (n < 0)
-		return arc_fail(s, "corrupt compressed data", err);
-	if (n == 0)
-		s->done = 1;
+	/* Every read after a failure gives it again. */
+	if (!s->failed && !s->done) {
+		n = archive_read_data(s->a, buf, len);
+		if (n < 0)
+			s->failed = filter_fail(s, "corrupt compressed data",
+						&s->fail_err);
+		else if (n == 0 && s->codec)
+			s->failed = filter_rest(s, &s->fail_err);
+		if (n == 0)
+			s->done = 1;
+	}
+	if (s->failed) {
+		if (err)
+			*err = s->fail_err;
+		return s->failed;
+	}
 	return n;
 }
 
@@ -126,18 +241,30 @@ int src_filter_open(struct codec_input *in, unsigned threads,
 {
 	struct archive_entry *entry;
 	struct arc *s = arc_new(err);
+	int ret;
 
 	(void)threads;
 	if (!s)
 		return -ENOMEM;
 	s->in = in;
+	s->codec = filter_codec(in);
 	archive_read_support_filter_all(s->a);
 	archive_read_support_format_raw(s->a);
 	if (archive_read_open(s->a, s, NULL, arc_read_cb, NULL) !=
 	    ARCHIVE_OK ||
 	    archive_read_next_header(s->a, &entry) != ARCHIVE_OK) {
-		int ret = arc_fail(s, "cannot decompress", err);
-
+		ret = filter_fail(s, "cannot decompress", err);
+		arc_close(s);
+		return ret;
+	}
+	/* A header libarchive does not take (too short: lz4 needs 11
+	 * bytes; or bad flags) leaves no filter, and the raw format would
+	 * hand out the compressed bytes as the image. */
+	if (s->codec && archive_filter_code(s->a, 0) == ARCHIVE_FILTER_NONE) {
+		ret = in->headlen < 11 ?
+		      bmap_seterr(err, EIO, "truncated %s data", s->codec) :
+		      bmap_seterr(err, EBADMSG, "corrupt %s data: bad frame "
+				  "header", s->codec);
 		arc_close(s);
 		return ret;
 	}

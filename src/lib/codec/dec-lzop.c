@@ -79,6 +79,10 @@ struct lzp {
 	size_t cbuf_size, dbuf_size;
 	const unsigned char *pend;	/* what is left of it */
 	size_t pend_len;
+	/* The first failure, given again by every later read: past a bad
+	 * block or header the input is no longer where a block starts. */
+	int failed;
+	struct bmap_err fail_err;
 };
 
 /* What a file's header says, after the magic. */
@@ -105,7 +109,8 @@ static int lzp_truncated(struct bmap_err *err)
 
 static int lzp_bad_header(const char *what, struct bmap_err *err)
 {
-	return bmap_seterr(err, EBADMSG, "corrupt lzop header: %s", what);
+	return bmap_seterr(err, EBADMSG, "corrupt lzop data: %s (file "
+			   "header)", what);
 }
 
 static int lzp_corrupt(const struct lzp_block *b, const char *what,
@@ -343,8 +348,8 @@ static int lzp_file(struct lzp *s, struct bmap_err *err)
 	if (memcmp(m, lzp_magic, got) == 0 && got < sizeof(m))
 		return lzp_truncated(err);
 	if (memcmp(m, lzp_magic, got) != 0 && s->files > 0)
-		return bmap_seterr(err, EBADMSG,
-				   "trailing garbage after lzop data");
+		return bmap_seterr(err, EBADMSG, "corrupt lzop data: "
+				   "trailing garbage after the last file");
 	if (memcmp(m, lzp_magic, got) != 0)
 		return bmap_seterr(err, EBADMSG, "not lzop data");
 	return lzp_header(s, err);
@@ -511,6 +516,11 @@ static ssize_t lzp_read(void *state, void *buf, size_t len,
 	size_t got = 0, n;
 	int ret;
 
+	if (s->failed) {
+		if (err)
+			*err = s->fail_err;
+		return s->failed;
+	}
 	while (got < len && s->phase != LZP_END) {
 		if (s->pend_len > 0) {
 			n = len - got < s->pend_len ? len - got : s->pend_len;
@@ -526,8 +536,12 @@ static ssize_t lzp_read(void *state, void *buf, size_t len,
 			ret = lzp_block(s, out + got, len - got, &n, err);
 			got += n;
 		}
-		if (ret < 0)
+		if (ret < 0) {
+			s->failed = ret;
+			if (err)
+				s->fail_err = *err;
 			return ret;
+		}
 	}
 	return (ssize_t)got;
 }

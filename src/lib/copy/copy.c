@@ -1,164 +1,38 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * copy.c - the copy engine: a reader (which decodes), a hasher and a
- * writer in their own threads, passing large buffers along bounded
- * queues, so that a slow device and a slow decoder overlap instead of
- * adding up. Every buffer goes to both the hasher and the writer and
- * returns to the free pool when both are done with it.
+ * writer in their own threads, passing large buffers along the bounded
+ * queues of pipeline.c, so that a slow device and a slow decoder overlap
+ * instead of adding up. The hasher is the bmap layer's range walk
+ * (bmap/verify.c): the verdicts and the mismatch message are bmapfs's
+ * too.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "bmap.h"
 #include "base/error.h"
-
-#define BUF_SIZE (4u * 1024 * 1024)
-#define NBUFS 6
-
-struct item {
-	unsigned char *data;
-	size_t len;
-	uint64_t off;		/* the image offset of data[0] */
-	int refs;		/* consumers not done with it yet */
-};
-
-/* A FIFO of items with an end mark. */
-struct queue {
-	struct item *v[NBUFS];
-	size_t head, count;
-	int ended;
-};
-
-struct copy {
-	struct bmap_source *src;
-	const struct bmap *map;
-	struct bmap_target *dst;
-	const struct bmap_copy_opts *opts;
-	int hashing;		/* the hasher runs */
-
-	pthread_mutex_t lock;
-	pthread_cond_t cond;	/* any change below */
-	struct item items[NBUFS];
-	struct item *free_v[NBUFS];
-	size_t nfree;
-	struct queue to_hash, to_write;
-	int ret;		/* the first failure */
-	struct bmap_err err;
-
-	uint64_t total;		/* bytes to write, or BMAP_SIZE_UNKNOWN */
-	uint64_t written;
-	uint64_t image_bytes;	/* bytes of the image read */
-	size_t verified;
-};
-
-/* ------------------------------------------------------------------ */
-/* Shared state, under c->lock                                          */
-
-static int failed(struct copy *c)
-{
-	if (!c->ret && c->opts->stop && *c->opts->stop) {
-		c->ret = bmap_seterr(&c->err, EINTR, "interrupted");
-		pthread_cond_broadcast(&c->cond);
-	}
-	return c->ret;
-}
-
-static int fail(struct copy *c, int ret, const struct bmap_err *e)
-{
-	pthread_mutex_lock(&c->lock);
-	if (!c->ret && c->opts->stop && *c->opts->stop) {
-		/* Whatever broke, it broke because we were told to stop. */
-		c->ret = bmap_seterr(&c->err, EINTR, "interrupted");
-	} else if (!c->ret) {
-		c->ret = ret;
-		c->err = *e;
-	}
-	pthread_cond_broadcast(&c->cond);
-	pthread_mutex_unlock(&c->lock);
-	return ret;
-}
-
-static struct item *get_free(struct copy *c)
-{
-	struct item *it = NULL;
-
-	pthread_mutex_lock(&c->lock);
-	while (!failed(c) && !c->nfree)
-		pthread_cond_wait(&c->cond, &c->lock);
-	if (!c->ret)
-		it = c->free_v[--c->nfree];
-	pthread_mutex_unlock(&c->lock);
-	return it;
-}
-
-static void put_free_locked(struct copy *c, struct item *it)
-{
-	c->free_v[c->nfree++] = it;
-	pthread_cond_broadcast(&c->cond);
-}
-
-static void release(struct copy *c, struct item *it)
-{
-	pthread_mutex_lock(&c->lock);
-	if (--it->refs == 0)
-		put_free_locked(c, it);
-	pthread_mutex_unlock(&c->lock);
-}
-
-static void push(struct copy *c, struct item *it)
-{
-	pthread_mutex_lock(&c->lock);
-	it->refs = 1 + c->hashing;
-	c->to_write.v[(c->to_write.head + c->to_write.count++) % NBUFS] = it;
-	if (c->hashing)
-		c->to_hash.v[(c->to_hash.head + c->to_hash.count++) % NBUFS] =
-			it;
-	pthread_cond_broadcast(&c->cond);
-	pthread_mutex_unlock(&c->lock);
-}
-
-static void end_queues(struct copy *c)
-{
-	pthread_mutex_lock(&c->lock);
-	c->to_write.ended = c->to_hash.ended = 1;
-	pthread_cond_broadcast(&c->cond);
-	pthread_mutex_unlock(&c->lock);
-}
-
-/* The next item of q, or NULL at its end or on failure. */
-static struct item *pop(struct copy *c, struct queue *q)
-{
-	struct item *it = NULL;
-
-	pthread_mutex_lock(&c->lock);
-	while (!failed(c) && !q->count && !q->ended)
-		pthread_cond_wait(&c->cond, &c->lock);
-	if (!c->ret && q->count) {
-		it = q->v[q->head];
-		q->head = (q->head + 1) % NBUFS;
-		q->count--;
-	}
-	pthread_mutex_unlock(&c->lock);
-	return it;
-}
+#include "base/io.h"
+#include "bmap/verify.h"
+#include "copy/pipeline.h"
 
 /* ------------------------------------------------------------------ */
 /* Walking the ranges an item overlaps                                   */
 
-struct cursor {
+struct copy_cursor {
 	size_t i;		/* the first range not finished */
 };
 
-/* The part of range r inside [off, end), as [*s, *e); 0 if none. */
-static int overlap(const struct bmap *map, const struct bmap_range *r,
-		   uint64_t off, uint64_t end, uint64_t *s, uint64_t *e)
+/* The part of range r inside [off, end), as [*s, *e); false if none. */
+static bool overlap(const struct bmap *map, const struct bmap_range *r,
+		    uint64_t off, uint64_t end, uint64_t *s, uint64_t *e)
 {
 	uint64_t rs = bmap_range_offset(map, r);
 	uint64_t re = rs + bmap_range_length(map, r);
@@ -168,8 +42,8 @@ static int overlap(const struct bmap *map, const struct bmap_range *r,
 	return *s < *e;
 }
 
-static int range_done(const struct bmap *map, const struct bmap_range *r,
-		      uint64_t end)
+static bool range_done(const struct bmap *map, const struct bmap_range *r,
+		       uint64_t end)
 {
 	return bmap_range_offset(map, r) + bmap_range_length(map, r) <= end;
 }
@@ -177,49 +51,21 @@ static int range_done(const struct bmap *map, const struct bmap_range *r,
 /* ------------------------------------------------------------------ */
 /* The hasher                                                           */
 
-static int check_range(struct copy *c, const struct bmap_range *r,
-		       struct bmap_digest *d)
+/* Feed the item to the walk: 0, or -errno with e saying why (-EBADMSG:
+ * a range did not match). */
+static int hash_item(struct verify *w, const struct copy_item *it,
+		     struct bmap_err *e)
 {
-	unsigned char got[BMAP_DIGEST_MAX];
-	char want_hex[2 * BMAP_DIGEST_MAX + 1], got_hex[2 * BMAP_DIGEST_MAX + 1];
-	struct bmap_err e;
+	struct verify_step step;
+	size_t used = 0;
+	int ret;
 
-	if (bmap_digest_final(d, got))
-		return fail(c, bmap_seterr(&e, EIO, "hashing failed"), &e);
-	if (!memcmp(got, r->digest, c->map->digest_len)) {
-		c->verified++;
-		return 0;
-	}
-	bmap_hex_encode(r->digest, c->map->digest_len, want_hex);
-	bmap_hex_encode(got, c->map->digest_len, got_hex);
-	return fail(c, bmap_seterr(&e, EBADMSG, "checksum mismatch in blocks "
-				   "%" PRIu64 "-%" PRIu64 ": the bmap says %s "
-				   "%s, the image has %s", r->first, r->last,
-				   c->map->checksum_type, want_hex, got_hex),
-		    &e);
-}
-
-static int hash_item(struct copy *c, struct cursor *cur,
-		     const struct item *it, struct bmap_digest *d)
-{
-	const struct bmap *map = c->map;
-	uint64_t end = it->off + it->len, s, e;
-
-	for (; cur->i < map->nranges; cur->i++) {
-		const struct bmap_range *r = &map->ranges[cur->i];
-
-		if (!overlap(map, r, it->off, end, &s, &e)) {
-			if (bmap_range_offset(map, r) >= end)
-				break;
-			continue;
-		}
-		if (r->has_digest &&
-		    bmap_digest_update(d, it->data + (s - it->off), e - s))
-			return -EIO;
-		if (!range_done(map, r, end))
-			break;
-		if (r->has_digest && check_range(c, r, d))
-			return -EBADMSG;
+	while (used < it->len) {
+		ret = verify_feed(w, it->off + used, it->data + used,
+				  it->len - used, &step, e);
+		if (ret < 0)
+			return ret;
+		used += step.len;
 	}
 	return 0;
 }
@@ -227,51 +73,46 @@ static int hash_item(struct copy *c, struct cursor *cur,
 static void *hasher(void *arg)
 {
 	struct copy *c = arg;
-	struct cursor cur = { 0 };
-	struct bmap_digest *d;
-	struct item *it;
+	struct copy_item *it;
+	struct verify *w;
 	struct bmap_err e;
 	int ret;
 
-	ret = bmap_digest_new(&d, c->map->checksum_type, &e);
-	if (ret) {
-		fail(c, ret, &e);
-		return NULL;
+	ret = verify_new(&w, c->map, NULL, NULL, &e);
+	while (!ret && (it = copy_pop(c, &c->to_hash)) != NULL) {
+		ret = hash_item(w, it, &e);
+		copy_release(c, it);
+		c->verified = verify_matched(w);
 	}
-	while ((it = pop(c, &c->to_hash)) != NULL) {
-		ret = hash_item(c, &cur, it, d);
-		release(c, it);
-		if (ret == -EIO)
-			fail(c, bmap_seterr(&e, EIO, "hashing failed"), &e);
-		if (ret)
-			break;
-	}
-	bmap_digest_free(d);
+	if (ret < 0)
+		copy_fail(c, ret, &e);
+	verify_free(w);
 	return NULL;
 }
 
 /* ------------------------------------------------------------------ */
 /* The writer                                                           */
 
-static int write_part(struct copy *c, const struct item *it, uint64_t s,
-		      uint64_t e)
+static int write_part(struct copy *c, const struct copy_item *it,
+		      uint64_t s, uint64_t e)
 {
 	struct bmap_err err;
 	int ret;
 
 	ret = bmap_target_write(c->dst, it->data + (s - it->off),
 				(size_t)(e - s), s, &err);
-	if (ret)
-		return fail(c, ret, &err);
+	if (ret < 0)
+		return copy_fail(c, ret, &err);
 	c->written += e - s;
 	return 0;
 }
 
-static int write_item(struct copy *c, struct cursor *cur,
-		      const struct item *it)
+static int write_item(struct copy *c, struct copy_cursor *cur,
+		      const struct copy_item *it)
 {
 	const struct bmap *map = c->map;
 	uint64_t end = it->off + it->len, s, e;
+	int ret;
 
 	if (!map)
 		return write_part(c, it, it->off, end);
@@ -283,8 +124,9 @@ static int write_item(struct copy *c, struct cursor *cur,
 				break;
 			continue;
 		}
-		if (write_part(c, it, s, e))
-			return -EIO;
+		ret = write_part(c, it, s, e);
+		if (ret < 0)
+			return ret;
 		if (!range_done(map, r, end))
 			break;
 	}
@@ -294,14 +136,14 @@ static int write_item(struct copy *c, struct cursor *cur,
 static void *writer(void *arg)
 {
 	struct copy *c = arg;
-	struct cursor cur = { 0 };
-	struct item *it;
+	struct copy_cursor cur = { 0 };
+	struct copy_item *it;
 	int ret;
 
-	while ((it = pop(c, &c->to_write)) != NULL) {
+	while ((it = copy_pop(c, &c->to_write)) != NULL) {
 		ret = write_item(c, &cur, it);
-		release(c, it);
-		if (ret)
+		copy_release(c, it);
+		if (ret < 0)
 			break;
 		if (c->opts->progress)
 			c->opts->progress(c->opts->progress_ctx, c->written,
@@ -313,7 +155,8 @@ static void *writer(void *arg)
 /* ------------------------------------------------------------------ */
 /* The reader (in the calling thread)                                   */
 
-static int read_fully(struct copy *c, struct item *it, size_t want)
+/* Up to want bytes of the stream into it (fewer only at its end). */
+static int read_fully(struct copy *c, struct copy_item *it, size_t want)
 {
 	struct bmap_err e;
 
@@ -323,7 +166,7 @@ static int read_fully(struct copy *c, struct item *it, size_t want)
 					     want - it->len, &e);
 
 		if (n < 0)
-			return fail(c, (int)n, &e);
+			return copy_fail(c, (int)n, &e);
 		if (n == 0)
 			break;
 		it->len += (size_t)n;
@@ -332,13 +175,13 @@ static int read_fully(struct copy *c, struct item *it, size_t want)
 }
 
 /* Does [off, end) hold any mapped byte? cur skips the ranges before. */
-static int wanted(const struct bmap *map, struct cursor *cur, uint64_t off,
-		  uint64_t end)
+static bool wanted(const struct bmap *map, struct copy_cursor *cur,
+		   uint64_t off, uint64_t end)
 {
 	uint64_t s, e;
 
 	if (!map)
-		return 1;
+		return true;
 	while (cur->i < map->nranges && range_done(map, &map->ranges[cur->i],
 						   off))
 		cur->i++;
@@ -351,71 +194,75 @@ static int wanted(const struct bmap *map, struct cursor *cur, uint64_t off,
 static int read_stream(struct copy *c)
 {
 	uint64_t size = c->map ? c->map->image_size : BMAP_SIZE_UNKNOWN;
-	struct cursor cur = { 0 };
+	struct copy_cursor cur = { 0 };
+	struct copy_item *it;
 	struct bmap_err e;
-	struct item *it;
+	bool last;
+	int ret;
 
 	for (;;) {
-		it = get_free(c);
-		if (!it || read_fully(c, it, BUF_SIZE))
-			return -1;
+		it = copy_get_free(c);
+		if (!it)
+			return copy_status(c);
+		ret = read_fully(c, it, COPY_BUF_SIZE);
+		if (ret < 0) {
+			copy_put_free(c, it);
+			return ret;
+		}
 		it->off = c->image_bytes;
 		c->image_bytes += it->len;
-		if (c->image_bytes > size)
-			return fail(c, bmap_seterr(&e, EINVAL, "the image is "
-					"longer than the bmap's ImageSize (%"
-					PRIu64 " bytes): is it the right "
-					"bmap?", size), &e);
-		if (it->len && wanted(c->map, &cur, it->off,
-				      it->off + it->len)) {
-			push(c, it);
-		} else {
-			pthread_mutex_lock(&c->lock);
-			put_free_locked(c, it);
-			pthread_mutex_unlock(&c->lock);
+		if (c->image_bytes > size) {
+			copy_put_free(c, it);
+			return copy_fail(c, bmap_seterr(&e, EINVAL, "the image "
+					 "is longer than the bmap's ImageSize "
+					 "(%" PRIu64 " bytes): is it the right "
+					 "bmap?", size), &e);
 		}
-		if (it->len < BUF_SIZE)
+		last = it->len < COPY_BUF_SIZE;
+		if (it->len && wanted(c->map, &cur, it->off,
+				      it->off + it->len))
+			copy_push(c, it);
+		else
+			copy_put_free(c, it);
+		if (last)
 			break;
 	}
 	if (size != BMAP_SIZE_UNKNOWN && c->image_bytes < size)
-		return fail(c, bmap_seterr(&e, EIO, "the image ends after %"
-					   PRIu64 " bytes, but the bmap's "
-					   "ImageSize is %" PRIu64 ": is it "
-					   "truncated, or the wrong bmap?",
-					   c->image_bytes, size), &e);
+		return copy_fail(c, bmap_seterr(&e, EIO, "the image ends after "
+						"%" PRIu64 " bytes, but the "
+						"bmap's ImageSize is %" PRIu64
+						": is it truncated, or the "
+						"wrong bmap?", c->image_bytes,
+						size), &e);
 	return 0;
 }
 
+/* [off, end) of a plain image, read at its offsets. */
 static int pread_part(struct copy *c, int fd, uint64_t off, uint64_t end)
 {
+	struct copy_item *it;
 	struct bmap_err e;
-	struct item *it;
+	ssize_t n;
 
 	while (off < end) {
-		size_t want = end - off < BUF_SIZE ? (size_t)(end - off) :
-			      BUF_SIZE;
-		ssize_t n;
+		size_t want = end - off < COPY_BUF_SIZE ? (size_t)(end - off) :
+			      COPY_BUF_SIZE;
 
-		it = get_free(c);
+		it = copy_get_free(c);
 		if (!it)
-			return -1;
-		it->off = off;
-		it->len = 0;
-		while (it->len < want) {
-			n = pread(fd, it->data + it->len, want - it->len,
-				  (off_t)(off + it->len));
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				return fail(c, bmap_seterr(&e, n ? errno : EIO,
-						"cannot read the image at "
-						"byte %" PRIu64 ": %s",
-						off + it->len, n ?
-						strerror(errno) :
-						"unexpected end of file"), &e);
-			it->len += (size_t)n;
+			return copy_status(c);
+		n = io_pread_full(fd, it->data, want, off);
+		if (n < 0 || (size_t)n < want) {
+			copy_put_free(c, it);
+			return copy_fail(c, bmap_seterr(&e, n < 0 ? (int)-n :
+					 EIO, "cannot read the image at byte %"
+					 PRIu64 ": %s", n < 0 ? off : off +
+					 (uint64_t)n, n < 0 ? strerror((int)-n) :
+					 "unexpected end of file"), &e);
 		}
-		push(c, it);
+		it->off = off;
+		it->len = want;
+		copy_push(c, it);
 		off += want;
 	}
 	return 0;
@@ -427,62 +274,48 @@ static int read_seekable(struct copy *c, int fd)
 	uint64_t size = bmap_source_size(c->src);
 	struct bmap_err e;
 	size_t i;
+	int ret;
 
 	if (!c->map) {
 		c->image_bytes = size;
 		return pread_part(c, fd, 0, size);
 	}
 	if (size != c->map->image_size)
-		return fail(c, bmap_seterr(&e, EINVAL, "the image is %" PRIu64
-					   " bytes, but the bmap's ImageSize "
-					   "is %" PRIu64 ": is it the right "
-					   "bmap?", size,
-					   c->map->image_size), &e);
+		return copy_fail(c, bmap_seterr(&e, EINVAL, "the image is %"
+						PRIu64 " bytes, but the bmap's "
+						"ImageSize is %" PRIu64 ": is "
+						"it the right bmap?", size,
+						c->map->image_size), &e);
 	c->image_bytes = size;
 	for (i = 0; i < c->map->nranges; i++) {
 		const struct bmap_range *r = &c->map->ranges[i];
 		uint64_t off = bmap_range_offset(c->map, r);
 
-		if (pread_part(c, fd, off, off + bmap_range_length(c->map, r)))
-			return -1;
+		ret = pread_part(c, fd, off,
+				 off + bmap_range_length(c->map, r));
+		if (ret < 0)
+			return ret;
 	}
 	return 0;
 }
 
 /* ------------------------------------------------------------------ */
 
-static int setup(struct copy *c)
+/* Every byte was read and written, and the hasher had all of it: each
+ * range with a checksum had its verdict (a range left without one would
+ * be a bug here; it is not let pass as verified). */
+static void check_all_verified(struct copy *c)
 {
-	size_t i;
+	struct bmap_err e;
+	size_t want;
 
-	pthread_mutex_init(&c->lock, NULL);
-	pthread_cond_init(&c->cond, NULL);
-	for (i = 0; i < NBUFS; i++) {
-		if (posix_memalign((void **)&c->items[i].data, 4096, BUF_SIZE))
-			return -ENOMEM;
-		c->free_v[c->nfree++] = &c->items[i];
-	}
-	return 0;
-}
-
-static void teardown(struct copy *c)
-{
-	size_t i;
-
-	for (i = 0; i < NBUFS; i++)
-		free(c->items[i].data);
-	pthread_cond_destroy(&c->cond);
-	pthread_mutex_destroy(&c->lock);
-}
-
-static int any_digest(const struct bmap *map)
-{
-	size_t i;
-
-	for (i = 0; map && i < map->nranges; i++)
-		if (map->ranges[i].has_digest)
-			return 1;
-	return 0;
+	if (!c->hashing)
+		return;
+	want = verify_count(c->map);
+	if (c->verified != want)
+		copy_fail(c, bmap_seterr(&e, EIO, "%zu of the bmap's %zu "
+					 "checksummed ranges were not checked",
+					 want - c->verified, want), &e);
 }
 
 int bmap_copy(struct bmap_source *src, const struct bmap *map,
@@ -491,41 +324,43 @@ int bmap_copy(struct bmap_source *src, const struct bmap *map,
 {
 	struct copy c = { .src = src, .map = map, .dst = dst, .opts = opts };
 	int fd = bmap_source_seekable_fd(src);
+	bool have_th = false, have_tw;
 	pthread_t th, tw;
-	int have_th = 0, have_tw;
 
 	bmap_source_set_stop(src, opts->stop);
-	c.hashing = opts->verify && any_digest(map);
+	c.hashing = opts->verify && map && verify_count(map) > 0;
 	c.total = map ? bmap_mapped_bytes(map) : bmap_source_size(src);
-	if (setup(&c)) {
-		teardown(&c);
+	if (copy_setup(&c) < 0) {
+		copy_teardown(&c);
 		return bmap_seterr(err, ENOMEM, "out of memory");
 	}
 	have_tw = !pthread_create(&tw, NULL, writer, &c);
 	if (have_tw && c.hashing)
 		have_th = !pthread_create(&th, NULL, hasher, &c);
 	if (!have_tw || (c.hashing && !have_th))
-		fail(&c, bmap_seterr(err, EAGAIN, "cannot start a thread"),
-		     err);
+		copy_fail(&c, bmap_seterr(err, EAGAIN, "cannot start a "
+					  "thread"), err);
 	else if (fd >= 0)
 		read_seekable(&c, fd);
 	else
 		read_stream(&c);
-	end_queues(&c);
+	copy_end_queues(&c);
 	if (have_tw)
 		pthread_join(tw, NULL);
 	if (have_th)
 		pthread_join(th, NULL);
 	if (!c.ret && !map)
 		c.total = c.image_bytes;
+	if (!c.ret)
+		check_all_verified(&c);
 	if (!c.ret) {
 		struct bmap_err e;
 		int ret = bmap_target_finish(dst, c.image_bytes, &e);
 
-		if (ret)
-			fail(&c, ret, &e);
+		if (ret < 0)
+			copy_fail(&c, ret, &e);
 	}
-	teardown(&c);
+	copy_teardown(&c);
 	if (stats) {
 		stats->written = c.written;
 		stats->image_size = c.image_bytes;

@@ -22,6 +22,7 @@
 
 #include "bmap.h"
 #include "base/error.h"
+#include "base/io.h"
 
 /* Buffered writes are synced after this many bytes. */
 #define DIRTY_MAX (64u * 1024 * 1024)
@@ -51,10 +52,10 @@ static int read_text(const char *path, char *buf, size_t size)
 
 	if (fd < 0)
 		return -errno;
-	n = read(fd, buf, size - 1);
+	n = io_read_full(fd, buf, size - 1);
 	close(fd);
 	if (n < 0)
-		return -errno;
+		return (int)n;
 	buf[n] = '\0';
 	while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
 		buf[--n] = '\0';
@@ -200,7 +201,8 @@ static int reopen_same(const char *path, int flags, const struct stat *st)
 	return fd;
 }
 
-static int changed(struct bmap_err *err)
+/* The path names another file than the one opened: refused. */
+static int stale_error(struct bmap_err *err)
 {
 	return bmap_seterr(err, ESTALE, "it changed while it was opened: "
 			   "refused");
@@ -224,7 +226,7 @@ static int open_device(struct bmap_target *t, const char *path, int fd,
 	 * writes O_DIRECT cannot take. */
 	ret = reopen_same(path, 0, st);
 	if (ret == -ESTALE)
-		return changed(err);
+		return stale_error(err);
 	if (ret < 0)
 		return bmap_seterr(err, -ret, "cannot open: %s",
 				   strerror(-ret));
@@ -335,7 +337,7 @@ int bmap_target_open(struct bmap_target **out, const char *path,
 	} else if (S_ISREG(st.st_mode)) {
 		ret = open_file(t, path, fd, &st, err);
 	} else {
-		ret = S_ISBLK(st.st_mode) ? changed(err) :
+		ret = S_ISBLK(st.st_mode) ? stale_error(err) :
 		      bmap_seterr(err, EINVAL, "not a block device or a "
 				  "regular file");
 		close(fd);

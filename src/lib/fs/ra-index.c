@@ -24,6 +24,7 @@
 
 #include "bmap/digest.h"
 #include "base/error.h"
+#include "base/io.h"
 #include "fs/ra-index.h"
 #include "base/strbuf.h"
 
@@ -255,17 +256,14 @@ static int read_all(const struct ra_index *ix, char **buf, size_t *len)
 		close(fd);
 		return -ENOMEM;
 	}
-	while (done < (size_t)st.st_size) {
-		n = pread(fd, *buf + done, (size_t)st.st_size - done,
-			  (off_t)done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			ret = n < 0 ? -errno : -EIO;
-			break;
-		}
-		done += (size_t)n;
-	}
+	/* A file that shrank since fstat is not loaded. */
+	n = io_pread_full(fd, *buf, (size_t)st.st_size, 0);
+	if (n < 0)
+		ret = (int)n;
+	else if ((size_t)n < (size_t)st.st_size)
+		ret = -EIO;
+	else
+		done = (size_t)n;
 	close(fd);
 	if (ret < 0) {
 		free(*buf);

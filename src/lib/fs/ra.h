@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * ra.h - the random-access engine's insides (ra.c): a bounded cache of
- * decoded chunks and a pool of cursors over a codec's SEEK decoder, or
- * over its STREAM decoder for files without seek points. bmap.h has the
- * public side (struct bmap_ra).
+ * ra.h - the random-access engine's insides that its tests use (ra.c and
+ * ra-open.c: a bounded cache of decoded chunks and a pool of cursors
+ * over a codec's SEEK decoder, or over its STREAM decoder for files
+ * without seek points). bmap.h has the public side (struct bmap_ra),
+ * ra-int.h what the engine's own files share.
  */
 #ifndef BMAP_FS_RA_H
 #define BMAP_FS_RA_H

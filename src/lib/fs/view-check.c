@@ -3,9 +3,10 @@
  * view-check.c - checking one range of the view: decoded through the
  * engine's cache (a second thread decoding a little ahead of the hash,
  * a third the second half of a long range), hashed whole against the
- * bmap's checksum and piece by piece (SHA-256 of its part in each chunk,
- * with the chunk's serial), so that view.c can tell later whether what
- * it serves is what was checked. A check that fails after decoding from
+ * bmap's checksum by the bmap layer's range walk (bmap/verify.c: its
+ * verdict and its mismatch message are bmapcopy's too), and piece by
+ * piece (SHA-256 of its part in each chunk, with the chunk's serial), so
+ * that view.c can tell later whether what it serves is what was checked. A check that fails after decoding from
  * seek points other than the stream's start is made once more without
  * them.
  */
@@ -18,6 +19,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "bmap/verify.h"
 #include "fs/view-int.h"
 
 /* A step of the decoding ahead (a chunk). */
@@ -115,7 +117,29 @@ struct pass {
 	struct bmap_ra_ref *seen;
 	size_t n;		/* pieces seen */
 	bool match;		/* the whole range matched */
+	struct bmap_err mismatch;	/* when it did not: the walk's message */
 };
+
+/* Feed [off, off + len) of range i to the walk: 0 (at the range's last
+ * byte p->match or p->mismatch tell the verdict), or -EIO when hashing
+ * failed (why says so). */
+static int feed_walk(struct verify *w, uint64_t off, const unsigned char *b,
+		     size_t len, struct pass *p, struct bmap_err *why)
+{
+	struct verify_step step;
+	int ret;
+
+	while (len > 0) {
+		ret = verify_feed(w, off, b, len, &step, &p->mismatch);
+		if (ret < 0 && ret != -EBADMSG)
+			return bmap_seterr(why, -ret, "%s", p->mismatch.msg);
+		p->match = step.verdict == VERIFY_MATCH;
+		b += step.len;
+		off += step.len;
+		len -= step.len;
+	}
+	return 0;
+}
 
 /* Hash range i once, piece by piece: 0 (p->match tells the verdict), or
  * -errno with the reason in why when it could not be decoded. */
@@ -124,21 +148,24 @@ static int hash_range(struct bmap_view *v, size_t i, struct pass *p,
 {
 	const struct bmap_range *r = &v->map->ranges[i];
 	uint64_t off = bmap_range_offset(v->map, r), end = range_end(v->map, r);
-	unsigned char sum[BMAP_DIGEST_MAX];
-	struct bmap_digest *d, *pd;
+	struct bmap_digest *pd;
 	struct ahead ahead, far;
 	bool helped, far_helped = false;
+	struct verify *w;
 	uint64_t split;
+	char name[64];
 	int ret;
 
 	p->n = 0;
 	p->match = false;
-	ret = bmap_digest_new(&d, v->map->checksum_type, why);
+	verify_range_name(r, name, sizeof(name));
+	bmap_seterr(&p->mismatch, EBADMSG, "%s: not checked whole", name);
+	ret = verify_new(&w, v->map, NULL, NULL, why);
 	if (ret < 0)
 		return ret;
 	ret = bmap_digest_new(&pd, "sha256", why);
 	if (ret < 0) {
-		bmap_digest_free(d);
+		verify_free(w);
 		return ret;
 	}
 	/* A long range with a seek point in its second half, that fits the
@@ -174,12 +201,14 @@ static int hash_range(struct bmap_view *v, size_t i, struct pass *p,
 			break;
 		}
 		b = ref.data + (off - ref.off);
-		bmap_digest_update(d, b, (size_t)(to - off));
+		ret = feed_walk(w, off, b, (size_t)(to - off), p, why);
 		bmap_digest_update(pd, b, (size_t)(to - off));
 		bmap_digest_final(pd, p->sums[p->n].sum);
 		p->sums[p->n].serial = ref.serial;
 		bmap_ra_put(v->ra, &ref);
 		p->seen[p->n++] = ref;
+		if (ret < 0)
+			break;
 		off = to;
 		if (helped && off <= split)
 			ahead_hashed(&ahead, off);
@@ -188,12 +217,8 @@ static int hash_range(struct bmap_view *v, size_t i, struct pass *p,
 		ahead_stop(&ahead);
 	if (far_helped)
 		ahead_stop(&far);
-	if (ret == 0) {
-		bmap_digest_final(d, sum);
-		p->match = !memcmp(sum, r->digest, v->map->digest_len);
-	}
 	bmap_digest_free(pd);
-	bmap_digest_free(d);
+	verify_free(w);
 	return ret;
 }
 
@@ -226,7 +251,7 @@ int view_check_range(struct bmap_view *v, size_t i, struct piece *sums,
 	char name[64];
 	int ret, tries;
 
-	view_range_name(&v->map->ranges[i], name, sizeof(name));
+	verify_range_name(&v->map->ranges[i], name, sizeof(name));
 	p.seen = calloc(n, sizeof(*p.seen));
 	if (!p.seen)
 		return bmap_seterr(err, ENOMEM, "out of memory");
@@ -241,7 +266,7 @@ int view_check_range(struct bmap_view *v, size_t i, struct piece *sums,
 	}
 	free(p.seen);
 	if (ret == 0 && !p.match)
-		ret = bmap_seterr(err, EBADMSG, "%s: checksum mismatch", name);
+		ret = bmap_seterr(err, EBADMSG, "%s", p.mismatch.msg);
 	else if (ret == -EIO || ret == -EBADMSG)
 		ret = bmap_seterr(err, EBADMSG, "%s: %s", name, why.msg);
 	else if (ret < 0)

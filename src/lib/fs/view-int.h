@@ -66,10 +66,6 @@ static inline void view_set_good(struct bmap_view *v, size_t i,
 	v->state[i] = R_GOOD;
 }
 
-/* The first range that ends after off, or nranges. */
-size_t view_range_after(const struct bmap *map, uint64_t off);
-/* "blocks 5-9" as the bmap numbers them. */
-void view_range_name(const struct bmap_range *r, char *buf, size_t size);
 /* Check range i against its checksum, its pieces' digests into sums
  * (pieces_of entries): 0 when it matches; -EBADMSG (with a message naming
  * the range) when it does not or cannot be decoded; another -errno

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "bmap/verify.h"
 #include "fs/view-int.h"
 
 /* Times a read decodes a piece again after a seek point failed. */
@@ -115,33 +116,6 @@ void bmap_view_close(struct bmap_view *v)
 	free(v);
 }
 
-/* The first range that ends after off, or nranges. */
-size_t view_range_after(const struct bmap *map, uint64_t off)
-{
-	size_t lo = 0, hi = map->nranges;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (range_end(map, &map->ranges[mid]) <= off)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-/* "blocks 5-9" as the bmap numbers them. */
-void view_range_name(const struct bmap_range *r, char *buf, size_t size)
-{
-	if (r->first == r->last)
-		snprintf(buf, size, "block %llu", (unsigned long long)r->first);
-	else
-		snprintf(buf, size, "blocks %llu-%llu",
-			 (unsigned long long)r->first,
-			 (unsigned long long)r->last);
-}
-
 /* Range i is known good (0), or why not: -EBADMSG found bad just now
  * (err says why, once), -EIO known bad from before. */
 static int ensure_checked(struct bmap_view *v, size_t i, struct bmap_err *err)
@@ -159,7 +133,8 @@ static int ensure_checked(struct bmap_view *v, size_t i, struct bmap_err *err)
 		ret = v->state[i] == R_GOOD ? 0 : -EIO;
 		pthread_mutex_unlock(&v->lock);
 		if (ret < 0) {
-			view_range_name(&v->map->ranges[i], name, sizeof(name));
+			verify_range_name(&v->map->ranges[i], name,
+					  sizeof(name));
 			ret = bmap_seterr(err, EIO, "%s failed its check",
 					  name);
 		}
@@ -353,7 +328,7 @@ static int serve_failed(struct bmap_view *v, size_t i, int ret,
 	first = v->state[i] != R_BAD;
 	v->state[i] = R_BAD;
 	pthread_mutex_unlock(&v->lock);
-	view_range_name(&v->map->ranges[i], name, sizeof(name));
+	verify_range_name(&v->map->ranges[i], name, sizeof(name));
 	if (!first)
 		return bmap_seterr(err, EIO, "%s failed before", name);
 	if (err)
@@ -374,7 +349,7 @@ ssize_t bmap_view_read(struct bmap_view *v, void *buf, size_t len,
 	if (off >= map->image_size)
 		return 0;
 	end = map->image_size - off < len ? map->image_size : off + len;
-	i = view_range_after(map, pos);
+	i = verify_range_after(map, pos);
 	while (pos < end) {
 		const struct bmap_range *r = i < map->nranges ?
 			&map->ranges[i] : NULL;
@@ -413,7 +388,7 @@ int64_t bmap_view_seek(const struct bmap_view *v, uint64_t off, int whence)
 		return -EINVAL;
 	if (off >= map->image_size)
 		return -ENXIO;
-	i = view_range_after(map, off);
+	i = verify_range_after(map, off);
 	if (whence == SEEK_DATA) {
 		if (i == map->nranges)
 			return -ENXIO;
