@@ -832,7 +832,7 @@ START_TEST(test_damaged_agree)
 	}
 	damage("pieces.bz2", "dmg.bz2", -1, -1, "garbage");
 	agree("dmg.bz2", img, PIECE * NPIECES, -EBADMSG,
-	      "trailing garbage after bzip2 data");
+	      "corrupt bzip2 data");
 	/* several streams of different levels, whole */
 	agree("multi.bz2", img, IMG_SIZE, 0, "");
 	agree("pieces.bz2", img, PIECE * NPIECES, 0, "");

@@ -41,7 +41,7 @@ int bz2_err_corrupt(struct bmap_err *err, const char *what, uint64_t bit)
 
 int bz2_err_garbage(struct bmap_err *err)
 {
-	return bmap_seterr(err, EBADMSG, "trailing garbage after bzip2 data");
+	return codec_corrupt(err, "bzip2", "trailing garbage");
 }
 
 int bz2_err_read(struct bmap_err *err, int ret)

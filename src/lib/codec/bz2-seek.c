@@ -142,9 +142,15 @@ static int cur_eos(struct bz2_cursor *c, const struct bz2_entry *cut)
 	if (bz2_pread(f->fd, look.look, look.looklen, cut->pos / 8) < 0 ||
 	    !bz2_cut_has_crc(&look))
 		return bz2_err_truncated(&c->msg);
-	if (c->whole && bz2_cut_crc(&look) != c->combined)
-		return block_bad(c, "stream CRC mismatch");
-	if (t == f->fsize) {
+	if (c->whole && bz2_cut_crc(&look) != c->combined) {
+		block_bad(c, "stream CRC mismatch");
+		pthread_mutex_lock(&f->lock);
+		f->failed = EBADMSG;	/* every later cursor fails too */
+		f->failmsg = c->msg;
+		pthread_mutex_unlock(&f->lock);
+		return -EBADMSG;
+	}
+	if (t >= f->data_end) {	/* the end, or zero bytes to it */
 		c->done = true;
 		return 0;
 	}
@@ -153,8 +159,7 @@ static int cur_eos(struct bz2_cursor *c, const struct bz2_entry *cut)
 					   look.looklen - q : 3) == 0)
 		return bz2_err_truncated(&c->msg);
 	if (!bz2_header_level(look.look + q, look.looklen - q))
-		return bmap_seterr(&c->msg, EBADMSG,
-				   "trailing garbage after bzip2 data");
+		return bz2_err_garbage(&c->msg);
 	c->pos = bz2_eos_next(cut->pos);
 	pthread_mutex_lock(&f->lock);
 	i = bz2_cut_index(f, c->pos);
@@ -317,6 +322,13 @@ static int bzip2_cursor_open(void *fmt, uint64_t off, void **cur,
 	int ret;
 
 	pthread_mutex_lock(&f->lock);
+	ret = f->failed;
+	if (ret && err)
+		*err = f->failmsg;
+	pthread_mutex_unlock(&f->lock);
+	if (ret)
+		return -ret;
+	pthread_mutex_lock(&f->lock);
 	known = f->scanned && bz2_known_cut(f, off, true) < f->n;
 	pthread_mutex_unlock(&f->lock);
 	if (!known) {
@@ -366,6 +378,7 @@ static int bzip2_open(int fd, uint64_t file_size, unsigned threads,
 		return bz2_err_nomem(err);
 	f->fd = fd;
 	f->fsize = file_size;
+	f->data_end = bz2_data_end(fd, file_size);
 	f->level0 = bz2_header_level(h, 4);
 	f->threads = threads < 1 ? 1 : threads > THREADS_MAX ? THREADS_MAX :
 		     threads;
@@ -382,7 +395,8 @@ static uint64_t bzip2_size(void *fmt)
 	uint64_t size;
 
 	pthread_mutex_lock(&f->lock);
-	size = f->front_end ? f->cuts[f->front].out : BMAP_SIZE_UNKNOWN;
+	size = f->front_end && !f->failed ? f->cuts[f->front].out :
+	       BMAP_SIZE_UNKNOWN;
 	pthread_mutex_unlock(&f->lock);
 	return size;
 }

@@ -52,6 +52,7 @@ struct bz2_memo {
 struct bz2_fmt {
 	int fd;
 	uint64_t fsize;
+	uint64_t data_end;	/* fsize, less the zero bytes at its end */
 	unsigned threads;
 	unsigned level0;	/* the first stream's level */
 	pthread_mutex_t work;	/* one scan or resolver at a time */
@@ -67,6 +68,8 @@ struct bz2_fmt {
 	uint64_t effort[2];	/* bits decoded for the front and the back */
 	struct bz2_memo memo[MEMO_N];
 	unsigned memo_next;
+	int failed;		/* a stream CRC failed: errno, for good */
+	struct bmap_err failmsg;
 };
 
 /* ------------------------------------------------------------------ */
@@ -99,6 +102,9 @@ void bz2_decode_ahead(struct bz2_cursor *c);
 /* Exactly len bytes at off: 0, -ENODATA when the file ends first, or
  * -errno. */
 int bz2_pread(int fd, void *buf, size_t len, uint64_t off);
+/* The file's size less the zero bytes at its end (padding after the
+ * last stream, which bzip2 takes too). */
+uint64_t bz2_data_end(int fd, uint64_t size);
 /* Where an end of stream's trailer ends (a byte offset), and the bit the
  * next stream's first cut must be at. */
 uint64_t bz2_eos_end(uint64_t pos);

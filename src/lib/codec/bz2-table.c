@@ -27,6 +27,25 @@ int bz2_pread(int fd, void *buf, size_t len, uint64_t off)
 	return n < 0 ? (int)n : (size_t)n == len ? 0 : -ENODATA;
 }
 
+uint64_t bz2_data_end(int fd, uint64_t size)
+{
+	unsigned char buf[65536];
+	size_t n;
+
+	while (size > 0) {
+		n = size < sizeof(buf) ? (size_t)size : sizeof(buf);
+		if (bz2_pread(fd, buf, n, size - n) < 0)
+			return size;
+		while (n > 0 && buf[n - 1] == 0) {
+			n--;
+			size--;
+		}
+		if (n > 0)
+			break;
+	}
+	return size;
+}
+
 /* Where an end of stream's trailer ends (a byte offset), and the bit the
  * next stream's first cut must be at. */
 uint64_t bz2_eos_end(uint64_t pos)
@@ -272,7 +291,7 @@ void bz2_advance_front(struct bz2_fmt *f)
 			continue;
 		}
 		if (!c->level) {
-			f->front_end = bz2_eos_end(c->pos) == f->fsize &&
+			f->front_end = bz2_eos_end(c->pos) >= f->data_end &&
 				       f->front + 1 == f->n;
 			if (f->front_end && f->back < f->n &&
 			    f->cuts[f->front].out != f->hint)
@@ -294,7 +313,7 @@ static void anchor_back(struct bz2_fmt *f)
 	struct bz2_entry *c = &f->cuts[f->n - 1];
 
 	if (c->kind != BZ2_CUT_EOS || c->level ||
-	    bz2_eos_end(c->pos) != f->fsize) {
+	    bz2_eos_end(c->pos) < f->data_end) {
 		f->back_dead = true;
 		return;
 	}
