@@ -153,14 +153,11 @@ static const struct {
 	{ "gzip-members", "flip-early" },
 	{ "gzip-members", "flip-middle" },
 	{ "gzip-members", "flip-trailer" },
-	/* gzip, xz: garbage after the data is -EBADMSG "trailing
+	/* gzip: garbage after the data is -EBADMSG "trailing
 	 * garbage after FMT data" on both paths, not "corrupt FMT data:
 	 * ...". */
 	{ "gzip", "garbage" },
 	{ "gzip-members", "garbage" },
-	{ "xz", "garbage" },
-	{ "xz-blocks", "garbage" },
-	{ "xz-streams", "garbage" },
 	/* gzip: zero bytes after the data are padding to
 	 * bmap_source (read whole), but -EBADMSG "trailing garbage after
 	 * FMT data" to bmap_ra. */

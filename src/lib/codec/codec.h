@@ -81,9 +81,6 @@ struct codec_stream_ops {
 int src_gzip_open(struct codec_input *in, unsigned threads,
 		  const struct codec_stream_ops **ops, void **state,
 		  struct bmap_err *err);
-int src_xz_open(struct codec_input *in, unsigned threads,
-		const struct codec_stream_ops **ops, void **state,
-		struct bmap_err *err);
 int bz2_stream_open(struct codec_input *in, unsigned threads,
 		    const struct codec_stream_ops **ops, void **state,
 		    struct bmap_err *err);
@@ -226,10 +223,17 @@ int ra_seq_open(const char *path, unsigned threads, void **fmt,
 
 extern const struct codec_seek_ops ra_gzip_ops;
 extern const struct codec_seek_ops bz2_seek_ops;
-extern const struct codec_seek_ops ra_xz_ops;
 extern const struct codec_seek_ops ra_zstd_ops;
 
+/* xz, one module (xz.h and xz*.c): its magic, its STREAM decoder
+ * (liblzma's threaded decoder) and its SEEK decoder (the index at the
+ * end of the file, blocks decoded one ahead on a worker). */
+bool xz_probe(const unsigned char *head, size_t len);
+int xz_stream_open(struct codec_input *in, unsigned threads,
+		   const struct codec_stream_ops **ops, void **state,
+		   struct bmap_err *err);
+extern const struct codec_seek_ops xz_seek_ops;
 /* For tests: decode at most max bytes ahead at a time in xz cursors. */
-void ra_xz_test_ahead_max(void *fmt, size_t max);
+void xz_test_ahead_max(void *fmt, size_t max);
 
 #endif

@@ -35,11 +35,6 @@ static bool probe_bzip2(const unsigned char *h, size_t n)
 		!memcmp(h + 4, "\x17\x72\x45\x38\x50\x90", 6));
 }
 
-static bool probe_xz(const unsigned char *h, size_t n)
-{
-	return starts(h, n, "\xfd" "7zXZ\0", 6);
-}
-
 static bool probe_zstd(const unsigned char *h, size_t n)
 {
 	return starts(h, n, "\x28\xb5\x2f\xfd", 4);
@@ -79,8 +74,8 @@ static const struct codec codec_bzip2 = {
 	.stream_open = bz2_stream_open, .seek = &bz2_seek_ops,
 };
 static const struct codec codec_xz = {
-	.name = "xz", .probe = probe_xz,
-	.stream_open = src_xz_open, .seek = &ra_xz_ops,
+	.name = "xz", .probe = xz_probe,
+	.stream_open = xz_stream_open, .seek = &xz_seek_ops,
 };
 static const struct codec codec_zstd = {
 	.name = "zstd", .probe = probe_zstd,
