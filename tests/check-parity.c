@@ -143,22 +143,6 @@ static const struct {
 	const char *input;	/* pt_inputs[].name */
 	const char *what;	/* "good", "pipe", "random" or a damage */
 } parity_known[] = {
-	/* bzip2: garbage after the data is -EBADMSG "trailing
-	 * garbage after FMT data" on both paths, not "corrupt FMT data:
-	 * ...". */
-	{ "bzip2", "garbage" },
-	{ "bzip2-streams", "garbage" },
-	/* bzip2: zero bytes after the data are padding to bmap_source
-	 * (read whole), but -EBADMSG "trailing garbage after bzip2 data"
-	 * to bmap_ra. */
-	{ "bzip2", "zeros" },
-	{ "bzip2-streams", "zeros" },
-	/* bzip2: a stream CRC that does not match fails both paths alike
-	 * (-EBADMSG "corrupt bzip2 data: stream CRC mismatch (at byte
-	 * N)"), but bmap_ra gives the same read again (its blocks each
-	 * passed their own CRC and stay in the cache). */
-	{ "bzip2", "flip-trailer" },
-	{ "bzip2-streams", "flip-trailer" },
 	{ NULL, NULL },	/* the end */
 };
 

@@ -13,6 +13,7 @@
 
 #include "check-suites.h"
 #include "check-util.h"
+#include "codec/bz2.h"
 #include "codec/codec.h"
 #include "base/strbuf.h"
 
@@ -76,6 +77,9 @@ static void setup_pieces(void)
  * pieces of noise: "runs.bz2". */
 #define RUNS_SIZE (13u << 20)
 static unsigned char *runs;
+#define FM_SIZE 300000u
+static unsigned char *fm;	/* the image of "fm.bz2" (false magics) */
+static void setup_false_magic(void);
 
 static void setup_runs(void)
 {
@@ -104,6 +108,7 @@ static void setup(void)
 	cu_run_scratch("truncate -s -1000", "trunc.bz2", "", NULL);
 	setup_pieces();
 	setup_runs();
+	setup_false_magic();
 }
 
 static void teardown(void)
@@ -112,6 +117,8 @@ static void teardown(void)
 	img = NULL;
 	free(runs);
 	runs = NULL;
+	free(fm);
+	fm = NULL;
 }
 
 struct t {
@@ -131,13 +138,13 @@ static int t_open(struct t *t, const char *name, unsigned threads)
 	ck_assert_int_eq(fstat(t->fd, &st), 0);
 	t->size = (uint64_t)st.st_size;
 	t->fmt = NULL;
-	return ra_bzip2_ops.open(t->fd, t->size, threads, &t->fmt, NULL);
+	return bz2_seek_ops.open(t->fd, t->size, threads, &t->fmt, NULL);
 }
 
 static void t_close(struct t *t)
 {
 	if (t->fmt)
-		ra_bzip2_ops.close(t->fmt);
+		bz2_seek_ops.close(t->fmt);
 	close(t->fd);
 }
 
@@ -152,25 +159,25 @@ static void check_at(struct t *t, uint64_t off, size_t len)
 
 	if (end > IMG_SIZE)
 		end = IMG_SIZE;
-	ck_assert_int_eq(ra_bzip2_ops.cursor_open(t->fmt, off, &cur, &start,
+	ck_assert_int_eq(bz2_seek_ops.cursor_open(t->fmt, off, &cur, &start,
 						  &err), 0);
 	ck_assert_uint_le(start, off);
-	ck_assert_uint_eq(ra_bzip2_ops.point(t->fmt, off), start);
+	ck_assert_uint_eq(bz2_seek_ops.point(t->fmt, off), start);
 	for (pos = start; pos < end; pos += (uint64_t)n) {
-		n = ra_bzip2_ops.cursor_read(cur, buf, sizeof(buf), &err);
+		n = bz2_seek_ops.cursor_read(cur, buf, sizeof(buf), &err);
 		ck_assert_msg(n > 0, "read at %llu: %zd %s",
 			      (unsigned long long)pos, n, n < 0 ? err.msg : "");
 		ck_assert_uint_le(pos + (uint64_t)n, IMG_SIZE);
 		ck_assert(memcmp(buf, img + pos, (size_t)n) == 0);
 	}
 	if (off + len > IMG_SIZE) {
-		while ((n = ra_bzip2_ops.cursor_read(cur, buf, sizeof(buf),
+		while ((n = bz2_seek_ops.cursor_read(cur, buf, sizeof(buf),
 						     &err)) > 0)
 			pos += (uint64_t)n;
 		ck_assert_msg(n == 0, "at the end: %zd %s", n, err.msg);
 		ck_assert_uint_eq(pos, IMG_SIZE);
 	}
-	ra_bzip2_ops.cursor_close(cur);
+	bz2_seek_ops.cursor_close(cur);
 }
 
 static const uint64_t offsets[] = {
@@ -194,7 +201,7 @@ START_TEST(test_not_bzip2)
 	int fd = open("/dev/null", O_RDONLY);
 
 	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(ra_bzip2_ops.open(fd, 0, 1, &fmt, NULL), -ENOTSUP);
+	ck_assert_int_eq(bz2_seek_ops.open(fd, 0, 1, &fmt, NULL), -ENOTSUP);
 	close(fd);
 	ck_assert_int_eq(t_open(&t, "img.gz", 1), -ENOTSUP);
 	t.fmt = NULL;
@@ -211,13 +218,13 @@ START_TEST(test_reads)
 	struct t t;
 
 	ck_assert_int_eq(t_open(&t, "one.bz2", 2), 0);
-	ck_assert_uint_eq(ra_bzip2_ops.size(t.fmt), BMAP_SIZE_UNKNOWN);
-	ck_assert_uint_eq(ra_bzip2_ops.point(t.fmt, 5000000), 0);
+	ck_assert_uint_eq(bz2_seek_ops.size(t.fmt), BMAP_SIZE_UNKNOWN);
+	ck_assert_uint_eq(bz2_seek_ops.point(t.fmt, 5000000), 0);
 	check_all(&t);
 	/* a point well on: the front was resolved there */
-	ck_assert_uint_gt(ra_bzip2_ops.point(t.fmt, 7000001), 6000000);
+	ck_assert_uint_gt(bz2_seek_ops.point(t.fmt, 7000001), 6000000);
 	check_at(&t, 0, IMG_SIZE + 1);
-	ck_assert_uint_eq(ra_bzip2_ops.size(t.fmt), IMG_SIZE);
+	ck_assert_uint_eq(bz2_seek_ops.size(t.fmt), IMG_SIZE);
 	t_close(&t);
 }
 END_TEST
@@ -229,14 +236,14 @@ START_TEST(test_from_end)
 	struct t t;
 
 	ck_assert_int_eq(t_open(&t, "one.bz2", 1), 0);
-	ra_bzip2_ops.hint_size(t.fmt, IMG_SIZE);
+	bz2_seek_ops.hint_size(t.fmt, IMG_SIZE);
 	check_at(&t, IMG_SIZE - 10, 100);
-	ck_assert_uint_gt(ra_bzip2_ops.point(t.fmt, IMG_SIZE - 10), 7000000);
+	ck_assert_uint_gt(bz2_seek_ops.point(t.fmt, IMG_SIZE - 10), 7000000);
 	check_at(&t, 7000001, 5000);
 	check_all(&t);
 	t_close(&t);
 	ck_assert_int_eq(t_open(&t, "multi.bz2", 2), 0);
-	ra_bzip2_ops.hint_size(t.fmt, IMG_SIZE);
+	bz2_seek_ops.hint_size(t.fmt, IMG_SIZE);
 	check_all(&t);
 	t_close(&t);
 }
@@ -248,7 +255,7 @@ START_TEST(test_multistream)
 
 	ck_assert_int_eq(t_open(&t, "multi.bz2", 2), 0);
 	check_at(&t, 0, IMG_SIZE + 1);
-	ck_assert_uint_eq(ra_bzip2_ops.size(t.fmt), IMG_SIZE);
+	ck_assert_uint_eq(bz2_seek_ops.size(t.fmt), IMG_SIZE);
 	check_all(&t);
 	t_close(&t);
 }
@@ -265,24 +272,24 @@ START_TEST(test_interleaved)
 	int k;
 
 	ck_assert_int_eq(t_open(&t, "one.bz2", 2), 0);
-	ck_assert_int_eq(ra_bzip2_ops.cursor_open(t.fmt, 0, &c1, &s1, &err),
+	ck_assert_int_eq(bz2_seek_ops.cursor_open(t.fmt, 0, &c1, &s1, &err),
 			 0);
-	ck_assert_int_eq(ra_bzip2_ops.cursor_open(t.fmt, 3000000, &c2, &s2,
+	ck_assert_int_eq(bz2_seek_ops.cursor_open(t.fmt, 3000000, &c2, &s2,
 						  &err), 0);
 	p1 = s1;
 	p2 = s2;
 	for (k = 0; k < 600; k++) {
-		n = ra_bzip2_ops.cursor_read(c1, b1, sizeof(b1), &err);
+		n = bz2_seek_ops.cursor_read(c1, b1, sizeof(b1), &err);
 		ck_assert_int_gt(n, 0);
 		ck_assert(memcmp(b1, img + p1, (size_t)n) == 0);
 		p1 += (uint64_t)n;
-		n = ra_bzip2_ops.cursor_read(c2, b2, sizeof(b2), &err);
+		n = bz2_seek_ops.cursor_read(c2, b2, sizeof(b2), &err);
 		ck_assert_int_gt(n, 0);
 		ck_assert(memcmp(b2, img + p2, (size_t)n) == 0);
 		p2 += (uint64_t)n;
 	}
-	ra_bzip2_ops.cursor_close(c1);
-	ra_bzip2_ops.cursor_close(c2);
+	bz2_seek_ops.cursor_close(c1);
+	bz2_seek_ops.cursor_close(c2);
 	t_close(&t);
 }
 END_TEST
@@ -307,7 +314,7 @@ START_TEST(test_threads)
 	int k;
 
 	ck_assert_int_eq(t_open(&t, "multi.bz2", 2), 0);
-	ra_bzip2_ops.hint_size(t.fmt, IMG_SIZE);
+	bz2_seek_ops.hint_size(t.fmt, IMG_SIZE);
 	for (k = 0; k < 3; k++)
 		ck_assert_int_eq(pthread_create(&tid[k], NULL, reader, &t), 0);
 	for (k = 0; k < 3; k++)
@@ -326,7 +333,7 @@ START_TEST(test_save_load)
 	strbuf_init(&sb);
 	ck_assert_int_eq(t_open(&t, "multi.bz2", 2), 0);
 	check_at(&t, 6000000, 1000);
-	ck_assert_int_eq(ra_bzip2_ops.save(t.fmt, &sb), 0);
+	ck_assert_int_eq(bz2_seek_ops.save(t.fmt, &sb), 0);
 	t_close(&t);
 	ck_assert_uint_gt(sb.len, 20);
 
@@ -335,22 +342,22 @@ START_TEST(test_save_load)
 	bad = malloc(sb.len);
 	ck_assert_ptr_nonnull(bad);
 	memset(bad, 'x', sb.len);
-	ck_assert_int_eq(ra_bzip2_ops.load(t.fmt, bad, sb.len, &err),
+	ck_assert_int_eq(bz2_seek_ops.load(t.fmt, bad, sb.len, &err),
 			 -EINVAL);
-	ck_assert_int_eq(ra_bzip2_ops.load(t.fmt, sb.buf, sb.len - 3, &err),
+	ck_assert_int_eq(bz2_seek_ops.load(t.fmt, sb.buf, sb.len - 3, &err),
 			 -EINVAL);
-	ck_assert_int_eq(ra_bzip2_ops.load(t.fmt, sb.buf, 12, &err),
+	ck_assert_int_eq(bz2_seek_ops.load(t.fmt, sb.buf, 12, &err),
 			 -EINVAL);
 	memcpy(bad, sb.buf, sb.len);
 	bad[20] ^= 0x04;
-	ck_assert_int_ne(ra_bzip2_ops.load(t.fmt, bad, sb.len, &err), 0);
+	ck_assert_int_ne(bz2_seek_ops.load(t.fmt, bad, sb.len, &err), 0);
 	free(bad);
-	ck_assert_uint_eq(ra_bzip2_ops.point(t.fmt, 6000000), 0);
+	ck_assert_uint_eq(bz2_seek_ops.point(t.fmt, 6000000), 0);
 	check_at(&t, 100, 1000);
 
-	ck_assert_int_eq(ra_bzip2_ops.load(t.fmt, sb.buf, sb.len, &err), 0);
+	ck_assert_int_eq(bz2_seek_ops.load(t.fmt, sb.buf, sb.len, &err), 0);
 	/* the points came back: no decode needed to find one */
-	ck_assert_uint_gt(ra_bzip2_ops.point(t.fmt, 6000000), 5000000);
+	ck_assert_uint_gt(bz2_seek_ops.point(t.fmt, 6000000), 5000000);
 	check_all(&t);
 	t_close(&t);
 	strbuf_free(&sb);
@@ -366,23 +373,23 @@ START_TEST(test_drop_point)
 
 	ck_assert_int_eq(t_open(&t, "multi.bz2", 2), 0);
 	check_at(&t, off, 1000);
-	p = ra_bzip2_ops.point(t.fmt, off);
+	p = bz2_seek_ops.point(t.fmt, off);
 	ck_assert_uint_gt(p, 6000000);
-	ra_bzip2_ops.drop_point(t.fmt, p);
-	q = ra_bzip2_ops.point(t.fmt, off);
+	bz2_seek_ops.drop_point(t.fmt, p);
+	q = bz2_seek_ops.point(t.fmt, off);
 	ck_assert_uint_lt(q, p);
 	ck_assert_uint_gt(q, 0);
 	check_at(&t, off, 70000);
 	check_at(&t, p, 1000);
-	ck_assert_uint_eq(ra_bzip2_ops.point(t.fmt, off), q);
+	ck_assert_uint_eq(bz2_seek_ops.point(t.fmt, off), q);
 	/* The second stream's start (a block after an end of stream). */
-	p = ra_bzip2_ops.point(t.fmt, HALF + 77);
+	p = bz2_seek_ops.point(t.fmt, HALF + 77);
 	ck_assert_uint_eq(p, HALF);
-	ra_bzip2_ops.drop_point(t.fmt, HALF);
-	ck_assert_uint_lt(ra_bzip2_ops.point(t.fmt, HALF + 77), HALF);
+	bz2_seek_ops.drop_point(t.fmt, HALF);
+	ck_assert_uint_lt(bz2_seek_ops.point(t.fmt, HALF + 77), HALF);
 	check_at(&t, HALF + 77, 70000);
-	ra_bzip2_ops.drop_point(t.fmt, 0);
-	ck_assert_uint_eq(ra_bzip2_ops.point(t.fmt, 5), 0);
+	bz2_seek_ops.drop_point(t.fmt, 0);
+	ck_assert_uint_eq(bz2_seek_ops.point(t.fmt, 5), 0);
 	check_all(&t);
 	t_close(&t);
 }
@@ -402,18 +409,18 @@ START_TEST(test_wrong_size_dropped)
 	void *cur;
 
 	ck_assert_int_eq(t_open(&t, "one.bz2", 2), 0);
-	ra_bzip2_ops.hint_size(t.fmt, IMG_SIZE + (4u << 20));
+	bz2_seek_ops.hint_size(t.fmt, IMG_SIZE + (4u << 20));
 	/* A cursor there: the blocks are found, and placed. */
-	ck_assert_int_eq(ra_bzip2_ops.cursor_open(t.fmt, off + (4u << 20),
+	ck_assert_int_eq(bz2_seek_ops.cursor_open(t.fmt, off + (4u << 20),
 						  &cur, &start, &err), 0);
-	ra_bzip2_ops.cursor_close(cur);
-	p = ra_bzip2_ops.point(t.fmt, off + (4u << 20));
+	bz2_seek_ops.cursor_close(cur);
+	p = bz2_seek_ops.point(t.fmt, off + (4u << 20));
 	ck_assert_uint_eq(p, start);
 	ck_assert_uint_gt(p, IMG_SIZE / 2);	/* placed from the end */
-	ra_bzip2_ops.drop_point(t.fmt, p);
-	ck_assert_uint_lt(ra_bzip2_ops.point(t.fmt, off), IMG_SIZE / 2);
-	ck_assert_uint_eq(ra_bzip2_ops.point(t.fmt, off + (4u << 20)),
-			  ra_bzip2_ops.point(t.fmt, off));
+	bz2_seek_ops.drop_point(t.fmt, p);
+	ck_assert_uint_lt(bz2_seek_ops.point(t.fmt, off), IMG_SIZE / 2);
+	ck_assert_uint_eq(bz2_seek_ops.point(t.fmt, off + (4u << 20)),
+			  bz2_seek_ops.point(t.fmt, off));
 	check_at(&t, off, 1000);
 	check_all(&t);
 	t_close(&t);
@@ -429,12 +436,12 @@ static int read_all(struct t *t, uint64_t off, struct bmap_err *err)
 	ssize_t n;
 	int ret;
 
-	ret = ra_bzip2_ops.cursor_open(t->fmt, off, &cur, &start, err);
+	ret = bz2_seek_ops.cursor_open(t->fmt, off, &cur, &start, err);
 	if (ret < 0)
 		return ret;
-	while ((n = ra_bzip2_ops.cursor_read(cur, buf, sizeof(buf), err)) > 0)
+	while ((n = bz2_seek_ops.cursor_read(cur, buf, sizeof(buf), err)) > 0)
 		;
-	ra_bzip2_ops.cursor_close(cur);
+	bz2_seek_ops.cursor_close(cur);
 	return (int)n;
 }
 
@@ -453,7 +460,7 @@ START_TEST(test_broken)
 	ck_assert_int_lt(read_all(&t, 5000000, &err), 0);
 	t_close(&t);
 	ck_assert_int_eq(t_open(&t, "trunc.bz2", 1), 0);
-	ra_bzip2_ops.hint_size(t.fmt, IMG_SIZE);
+	bz2_seek_ops.hint_size(t.fmt, IMG_SIZE);
 	ck_assert_int_lt(read_all(&t, 8000000, &err), 0);
 	t_close(&t);
 
@@ -487,18 +494,18 @@ static int read_until(const char *name, const unsigned char *want,
 	ssize_t n = 0;
 
 	ck_assert_int_eq(t_open(&t, name, 2), 0);
-	ck_assert_int_eq(ra_bzip2_ops.cursor_open(t.fmt, 0, &cur, &start,
+	ck_assert_int_eq(bz2_seek_ops.cursor_open(t.fmt, 0, &cur, &start,
 						  &err), 0);
 	*got = 0;
 	/* odd lengths: the worker's pieces are handed out in parts */
-	while ((n = ra_bzip2_ops.cursor_read(cur, buf, 7777 + *got % 50000,
+	while ((n = bz2_seek_ops.cursor_read(cur, buf, 7777 + *got % 50000,
 					     &err)) > 0) {
 		n2 = *got + (uint64_t)n > ok ? (*got < ok ? ok - *got : 0) :
 		     (uint64_t)n;
 		ck_assert(memcmp(buf, want + *got, (size_t)n2) == 0);
 		*got += (uint64_t)n;
 	}
-	ra_bzip2_ops.cursor_close(cur);
+	bz2_seek_ops.cursor_close(cur);
 	t_close(&t);
 	return (int)n;
 }
@@ -570,21 +577,298 @@ START_TEST(test_ahead_close)
 	for (i = 0; i < 2; i++) {
 		ck_assert_int_eq(t_open(&t, names[i], 2), 0);
 		for (k = 0; k < 12; k++) {
-			ck_assert_int_eq(ra_bzip2_ops.cursor_open(t.fmt, 0,
+			ck_assert_int_eq(bz2_seek_ops.cursor_open(t.fmt, 0,
 								  &cur, &start,
 								  &err), 0);
 			for (got = 0; got < k * 80000u; got += (uint64_t)n) {
-				n = ra_bzip2_ops.cursor_read(cur, buf,
+				n = bz2_seek_ops.cursor_read(cur, buf,
 							     sizeof(buf),
 							     &err);
 				ck_assert_int_gt(n, 0);
 			}
 			if (k % 3 == 0)
 				usleep(20000);	/* let the worker run */
-			ra_bzip2_ops.cursor_close(cur);
+			bz2_seek_ops.cursor_close(cur);
 		}
 		t_close(&t);
 	}
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Both modes on the same file: bmapcopy's STREAM decoder (bmap_source)
+ * and bmapfs's SEEK decoder (bmap_ra) must give the same bytes, and the
+ * same error class and message start ("corrupt bzip2 data", ...). */
+
+struct outcome {
+	int ret;		/* 0, or -errno */
+	char msg[BMAP_ERR_MAX];	/* the message up to its first ':' */
+	uint64_t got;		/* bytes handed out, all of them right */
+};
+
+static void outcome_end(struct outcome *o, ssize_t n, const struct bmap_err *err)
+{
+	size_t k;
+
+	o->ret = (int)n;
+	o->msg[0] = 0;
+	if (n < 0) {
+		snprintf(o->msg, sizeof(o->msg), "%s", err->msg);
+		k = strcspn(o->msg, ":");
+		o->msg[k] = 0;
+	}
+}
+
+/* Read all of name with bmap_source on `threads` threads, checking the
+ * bytes against want (wlen of them). */
+static void stream_read(const char *name, unsigned threads,
+			const unsigned char *want, uint64_t wlen,
+			struct outcome *o)
+{
+	static unsigned char buf[1 << 16];
+	struct bmap_source *src;
+	struct bmap_err err;
+	char path[256];
+	ssize_t n;
+
+	memset(o, 0, sizeof(*o));
+	cu_scratch_path(path, sizeof(path), name);
+	n = bmap_source_open(&src, path, threads, &err);
+	if (n < 0) {
+		outcome_end(o, n, &err);
+		return;
+	}
+	while ((n = bmap_source_read(src, buf, sizeof(buf), &err)) > 0) {
+		ck_assert_uint_le(o->got + (uint64_t)n, wlen);
+		ck_assert_msg(!want || memcmp(buf, want + o->got,
+					      (size_t)n) == 0,
+			      "%s, stream, %u threads: wrong bytes at %llu",
+			      name, threads, (unsigned long long)o->got);
+		o->got += (uint64_t)n;
+	}
+	outcome_end(o, n, &err);
+	bmap_source_close(src);
+}
+
+/* The same with bmap_ra, from offset `from` on (size: the ImageSize a
+ * verified reader would give, or 0). */
+static void seek_read(const char *name, unsigned threads, uint64_t from,
+		      uint64_t size, const unsigned char *want,
+		      uint64_t wlen, struct outcome *o)
+{
+	static unsigned char buf[1 << 16];
+	struct bmap_ra_opts opts = { .threads = threads, .image_size = size,
+				     .verified = size != 0 };
+	struct bmap_ra *ra;
+	struct bmap_err err;
+	char path[256];
+	uint64_t off = from;
+	ssize_t n;
+
+	memset(o, 0, sizeof(*o));
+	cu_scratch_path(path, sizeof(path), name);
+	n = bmap_ra_open(&ra, path, &opts, &err);
+	if (n < 0) {
+		outcome_end(o, n, &err);
+		return;
+	}
+	while ((n = bmap_ra_pread(ra, buf, sizeof(buf), off, &err)) > 0) {
+		ck_assert_uint_le(off + (uint64_t)n, wlen);
+		ck_assert_msg(!want || memcmp(buf, want + off,
+					      (size_t)n) == 0,
+			      "%s, seek, %u threads: wrong bytes at %llu",
+			      name, threads, (unsigned long long)off);
+		off += (uint64_t)n;
+	}
+	o->got = off - from;
+	outcome_end(o, n, &err);
+	bmap_ra_close(ra);
+}
+
+/* Every mode agrees on name: ok (all wlen bytes of want) or the error
+ * class and message start of msg. The bytes before an error are checked
+ * but for corrupt data (libbz2 hands out a block before its CRC). */
+static void agree(const char *name, const unsigned char *want, uint64_t wlen,
+		  int ret, const char *msg)
+{
+	struct outcome o;
+	unsigned threads;
+
+	if (ret == -EBADMSG)
+		want = NULL;
+	for (threads = 1; threads <= 3; threads += 2) {
+		stream_read(name, threads, want, wlen, &o);
+		ck_assert_msg(o.ret == ret && strcmp(o.msg, msg) == 0,
+			      "%s, stream, %u threads: %d \"%s\"", name,
+			      threads, o.ret, o.msg);
+		if (ret == 0)
+			ck_assert_uint_eq(o.got, wlen);
+		seek_read(name, threads, 0, 0, want, wlen, &o);
+		ck_assert_msg(o.ret == ret && strcmp(o.msg, msg) == 0,
+			      "%s, seek, %u threads: %d \"%s\"", name,
+			      threads, o.ret, o.msg);
+		if (ret == 0)
+			ck_assert_uint_eq(o.got, wlen);
+	}
+}
+
+/* An image whose every bzip2 block holds a false block magic: a block
+ * header's map of the byte values used is 16 bits for which sixteenths
+ * of 0..255 are used, then 16 bits for each: with exactly the bytes of
+ * the bitmaps 0x3141 0x5926 0x5359 in the first three sixteenths (and
+ * no run of four, which would add a count byte), that is the magic. */
+
+static void setup_false_magic(void)
+{
+	static const unsigned maps[3] = { 0x3141, 0x5926, 0x5359 };
+	unsigned char vals[48];
+	unsigned nv = 0, r, i, prev = 256, v;
+	uint64_t x = 12345;
+	size_t k;
+
+	for (r = 0; r < 3; r++)
+		for (i = 0; i < 16; i++)
+			if (maps[r] >> (15 - i) & 1)
+				vals[nv++] = (unsigned char)(r * 16 + i);
+	fm = malloc(FM_SIZE);
+	ck_assert_ptr_nonnull(fm);
+	for (k = 0; k < FM_SIZE; k++) {
+		do {
+			x = x * 6364136223846793005ull + 1442695040888963407ull;
+			v = vals[(x >> 33) % nv];
+		} while (v == prev);
+		fm[k] = (unsigned char)v;
+		prev = v;
+	}
+	cu_write_scratch("fm", fm, FM_SIZE, "wb");
+	cu_run_scratch("bzip2 -1 -c", "fm", ">", "fm.bz2");
+}
+
+/* The false magics are really there: the SEEK decoder's scan finds two
+ * block magics per block. */
+static unsigned count_magics(const char *name)
+{
+	size_t len;
+	char path[256];
+	unsigned char *p;
+	uint64_t v = 0, bit;
+	unsigned n = 0;
+
+	cu_scratch_path(path, sizeof(path), name);
+	p = (unsigned char *)cu_read_file(path, &len);
+	ck_assert_ptr_nonnull(p);
+	for (bit = 0; bit < (uint64_t)len * 8; bit++) {
+		v = (v << 1 | (p[bit / 8] >> (7 - bit % 8) & 1)) &
+		    0xffffffffffffull;
+		n += bit >= 47 && v == 0x314159265359ull;
+	}
+	free(p);
+	return n;
+}
+
+START_TEST(test_false_magic)
+{
+	struct outcome o;
+	uint64_t off;
+
+	/* 4 blocks at bzip2 -1, the 3 of 100 kB with a false magic */
+	ck_assert_uint_ge(count_magics("fm.bz2"), 7);
+	agree("fm.bz2", fm, FM_SIZE, 0, "");
+	/* from seek points of its own, and placed from the end */
+	for (off = 0; off < FM_SIZE; off += 77777) {
+		seek_read("fm.bz2", 2, off, 0, fm, FM_SIZE, &o);
+		ck_assert_msg(o.ret == 0, "from %llu: %s",
+			      (unsigned long long)off, o.msg);
+		seek_read("fm.bz2", 2, off, FM_SIZE, fm, FM_SIZE, &o);
+		ck_assert_msg(o.ret == 0, "from %llu, sized: %s",
+			      (unsigned long long)off, o.msg);
+	}
+}
+END_TEST
+
+/* A copy of src with its size set or a byte changed, or bytes added. */
+static void damage(const char *src, const char *dst, long long size,
+		   long long flip_at, const char *append)
+{
+	char path[256];
+	unsigned char b;
+	int fd;
+
+	cu_run_scratch("cp", src, "", dst);
+	cu_scratch_path(path, sizeof(path), dst);
+	if (size >= 0)
+		ck_assert_int_eq(truncate(path, (off_t)size), 0);
+	if (flip_at >= 0) {
+		fd = open(path, O_RDWR);
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_eq(pread(fd, &b, 1, (off_t)flip_at), 1);
+		b ^= 0x44;
+		ck_assert_int_eq(pwrite(fd, &b, 1, (off_t)flip_at), 1);
+		close(fd);
+	}
+	if (append)
+		cu_write_scratch(dst, append, strlen(append), "ab");
+}
+
+/* Damaged files: every mode gives the same error. */
+START_TEST(test_damaged_agree)
+{
+	long long size = (long long)file_size("pieces.bz2");
+	/* (shorter than 10 bytes, it is not bzip2: no block magic) */
+	long long cuts[5] = { 10, 200, (long long)piece_at[3] + 2,
+			      (long long)piece_at[5] + 777, size - 1 };
+	long long flips[3] = { 60, size / 2, size - 3 };
+	unsigned i;
+
+	for (i = 0; i < 5; i++) {
+		damage("pieces.bz2", "dmg.bz2", cuts[i], -1, NULL);
+		agree("dmg.bz2", img, PIECE * NPIECES, -EIO,
+		      "truncated bzip2 data");
+	}
+	for (i = 0; i < 3; i++) {
+		damage("pieces.bz2", "dmg.bz2", -1, flips[i], NULL);
+		agree("dmg.bz2", img, PIECE * NPIECES, -EBADMSG,
+		      "corrupt bzip2 data");
+	}
+	damage("pieces.bz2", "dmg.bz2", -1, -1, "garbage");
+	agree("dmg.bz2", img, PIECE * NPIECES, -EBADMSG,
+	      "corrupt bzip2 data");
+	/* several streams of different levels, whole */
+	agree("multi.bz2", img, IMG_SIZE, 0, "");
+	agree("pieces.bz2", img, PIECE * NPIECES, 0, "");
+}
+END_TEST
+
+/* Many false magics in every block (the scanner's test hook puts one
+ * every 3001 bits: hundreds a block): both modes decode the files right,
+ * from the start, and from points of their own or placed from the end. */
+START_TEST(test_false_cuts_many)
+{
+	static const uint64_t offs[] = { 1, 100000, 450000, 899999 };
+	struct outcome o;
+	unsigned i;
+
+	bz2_test_false_cuts = 3001;
+	agree("pieces.bz2", img, PIECE * NPIECES, 0, "");
+	agree("fm.bz2", fm, FM_SIZE, 0, "");
+	for (i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+		seek_read("pieces.bz2", 2, offs[i], 0, img, PIECE * NPIECES,
+			  &o);
+		ck_assert_msg(o.ret == 0, "from %llu: %s",
+			      (unsigned long long)offs[i], o.msg);
+		seek_read("pieces.bz2", 2, offs[i], PIECE * NPIECES, img,
+			  PIECE * NPIECES, &o);
+		ck_assert_msg(o.ret == 0, "from %llu, sized: %s",
+			      (unsigned long long)offs[i], o.msg);
+	}
+	/* and damaged files give the same errors as without them */
+	damage("pieces.bz2", "dmg.bz2", (long long)piece_at[5] + 777, -1,
+	       NULL);
+	agree("dmg.bz2", img, PIECE * NPIECES, -EIO, "truncated bzip2 data");
+	damage("pieces.bz2", "dmg.bz2", -1, (long long)piece_at[5] + 777,
+	       NULL);
+	agree("dmg.bz2", img, PIECE * NPIECES, -EBADMSG, "corrupt bzip2 data");
+	bz2_test_false_cuts = 0;
 }
 END_TEST
 
@@ -608,6 +892,9 @@ Suite *ra_bzip2_suite(void)
 	tcase_add_test(tc, test_ahead_whole);
 	tcase_add_test(tc, test_ahead_corrupt);
 	tcase_add_test(tc, test_ahead_close);
+	tcase_add_test(tc, test_false_magic);
+	tcase_add_test(tc, test_damaged_agree);
+	tcase_add_test(tc, test_false_cuts_many);
 	suite_add_tcase(s, tc);
 	return s;
 }

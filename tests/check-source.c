@@ -110,12 +110,12 @@ static const struct {
 	 * for the next block gives up. */
 	{ "src.bz2", 3u << 20, NULL, NULL },
 	{ "src2.bz2", 4096, NULL, NULL },
-	{ "src.bz2", 0, "x", "trailing garbage after bzip2 data" },
-	{ "src.bz2", 5, "x", "trailing garbage after bzip2 data" },
-	{ "src.bz2", 4096, "x", "trailing garbage after bzip2 data" },
-	{ "src.bz2", 4096, "BZh9", "trailing garbage after bzip2 data" },
-	{ "src.bz2", 3u << 20, "x", "trailing garbage after bzip2 data" },
-	{ "src2.bz2", 4096, "x", "trailing garbage after bzip2 data" },
+	{ "src.bz2", 0, "x", "corrupt bzip2 data: trailing garbage" },
+	{ "src.bz2", 5, "x", "corrupt bzip2 data: trailing garbage" },
+	{ "src.bz2", 4096, "x", "corrupt bzip2 data: trailing garbage" },
+	{ "src.bz2", 4096, "BZh9", "corrupt bzip2 data: trailing garbage" },
+	{ "src.bz2", 3u << 20, "x", "corrupt bzip2 data: trailing garbage" },
+	{ "src2.bz2", 4096, "x", "corrupt bzip2 data: trailing garbage" },
 };
 
 #define NCASES (sizeof(cases) / sizeof(cases[0]))

@@ -52,7 +52,7 @@ struct sample {
 
 static struct sample samples[] = {
 	{ &gzip_seek_ops, "image.gz", "image.raw", -1, 0, 0, NULL },
-	{ &ra_bzip2_ops, "image.bz2", "small.raw", -1, 0, 0, NULL },
+	{ &bz2_seek_ops, "image.bz2", "small.raw", -1, 0, 0, NULL },
 	{ &zstd_seek_ops, "image.zst", "small.raw", -1, 0, 0, NULL },
 };
 #define NSAMPLES (sizeof(samples) / sizeof(samples[0]))

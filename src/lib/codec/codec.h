@@ -41,11 +41,14 @@ struct codec_input {
 	uint64_t consumed;	/* raw bytes handed out so far */
 	int pollable;		/* a pipe or the like: reads may block */
 	const volatile int *stop;	/* set: give up waiting, -EINTR */
+	/* The same for the decoder that reads on a thread of its own: it
+	 * sets *halt to have that thread give up when it closes. */
+	const volatile int *halt;
 };
 
 /* Up to len raw bytes; 0 at the end of the input; -errno on failure.
  * Retries on EINTR, but a read that waits on a pipe gives up with -EINTR
- * once *stop is set. */
+ * once *stop or *halt is set. */
 ssize_t codec_input_read(struct codec_input *in, void *buf, size_t len);
 
 /* Padding after a compressed stream's data: whether the n bytes at p
@@ -81,9 +84,9 @@ extern const struct codec_seek_ops gzip_seek_ops;
  * own it: the caller closes it after the decoder) and at most `threads`
  * threads (>= 1). On success *ops and *state are set.
  */
-int src_bzip2_open(struct codec_input *in, unsigned threads,
-		   const struct codec_stream_ops **ops, void **state,
-		   struct bmap_err *err);
+int bz2_stream_open(struct codec_input *in, unsigned threads,
+		    const struct codec_stream_ops **ops, void **state,
+		    struct bmap_err *err);
 int src_lzop_open(struct codec_input *in, unsigned threads,
 		  const struct codec_stream_ops **ops, void **state,
 		  struct bmap_err *err);
@@ -225,7 +228,7 @@ extern const struct codec_seek_ops ra_raw_ops;
 int ra_seq_open(const char *path, unsigned threads, void **fmt,
 		struct bmap_err *err);
 
-extern const struct codec_seek_ops ra_bzip2_ops;
+extern const struct codec_seek_ops bz2_seek_ops;
 extern const struct codec_seek_ops zstd_seek_ops;	/* zstd-seek.c */
 
 /* xz, one module (xz.h and xz*.c): its magic, its STREAM decoder

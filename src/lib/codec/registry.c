@@ -79,7 +79,7 @@ static const struct codec codec_gzip = {
 };
 static const struct codec codec_bzip2 = {
 	.name = "bzip2", .probe = probe_bzip2,
-	.stream_open = src_bzip2_open, .seek = &ra_bzip2_ops,
+	.stream_open = bz2_stream_open, .seek = &bz2_seek_ops,
 };
 static const struct codec codec_xz = {
 	.name = "xz", .probe = xz_probe,

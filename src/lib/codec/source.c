@@ -48,7 +48,7 @@ ssize_t codec_input_read(struct codec_input *in, void *buf, size_t len)
 		return n;
 	}
 	for (;;) {
-		if (in->stop && *in->stop)
+		if ((in->stop && *in->stop) || (in->halt && *in->halt))
 			return -EINTR;
 		if (in->pollable && !readable(in->fd))
 			continue;

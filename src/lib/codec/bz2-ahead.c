@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * ra-bzip2-ahead.c - decoding the next bzip2 block on a worker thread.
+ * bz2-ahead.c - decoding the next bzip2 block on a worker thread.
  *
  * The worker decodes into one buffer, a piece at a time, while there is
  * room; the cursor copies out of it. A block's output can be 45 MB (runs
@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "codec/ra-bzip2-ahead.h"
+#include "codec/bz2-seek.h"
 
 
 #define AHEAD_MAX (4u << 20)	/* output held ahead */
@@ -44,11 +44,6 @@ struct bz2_ahead {
 	struct bz2_bits bits;	/* the worker's until AH_DONE */
 };
 
-static bool all_zero(const unsigned char *p, size_t n)
-{
-	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
-}
-
 /* Room to decode into: false when told to stop. With mu. */
 static bool wait_room(struct bz2_ahead *a)
 {
@@ -76,17 +71,18 @@ static int decode(struct bz2_ahead *a)
 
 	pthread_mutex_unlock(&a->mu);
 	ret = a->prepare(a->ctx, &job, &a->bits, &len);
-	if (ret == 0 && (bz2_bits_wrap(&a->bits, job.level, job.crc, &slen,
-				       &boundary) < 0 ||
-			 bz2_attempt_start(&att, a->bits.buf, slen,
-					   boundary) != BZ2_ATT_MORE))
+	a->end.err = ret < 0 ? ret : 0;
+	a->end.zeros = ret == 1;
+	if (ret < 0 || ret == 1)
+		ret = BZ2_ATT_DONE;	/* nothing to decode */
+	else if (bz2_bits_wrap(&a->bits, job.level, job.crc, &slen,
+			       &boundary) < 0 ||
+		 bz2_attempt_start(&att, a->bits.buf, slen, boundary) !=
+		 BZ2_ATT_MORE)
 		ret = BZ2_ATT_NOMEM;
-	else if (ret == 0)
+	else
 		ret = BZ2_ATT_MORE;
-	else if (ret == 1)
-		ret = BZ2_ATT_DONE;
 	pthread_mutex_lock(&a->mu);
-	a->end.zeros = ret == BZ2_ATT_DONE;
 	a->end.len = len;
 	while (ret == BZ2_ATT_MORE && wait_room(a)) {
 		p = a->buf + a->wpos;
@@ -99,7 +95,7 @@ static int decode(struct bz2_ahead *a)
 			n = 0;	/* failed: its output is not handed out */
 		pthread_mutex_lock(&a->mu);
 		a->wpos += n;
-		a->end.zero = a->end.zero && all_zero(p, n);
+		a->end.zero = a->end.zero && bz2_all_zero(p, n);
 		pthread_cond_signal(&a->ready);
 	}
 	bz2_attempt_end(&att);
@@ -124,7 +120,7 @@ static void *worker(void *arg)
 			a->state = AH_IDLE;
 			a->drop = false;
 		} else {
-			a->end.res = ret;
+			a->end.att = (enum bz2_att)ret;
 			a->state = AH_DONE;
 		}
 		pthread_cond_signal(&a->ready);
@@ -259,4 +255,82 @@ void bz2_ahead_result(struct bz2_ahead *a, struct bz2_ahead_end *end,
 	*bits = t;
 	a->state = AH_IDLE;
 	pthread_mutex_unlock(&a->mu);
+}
+
+/* ------------------------------------------------------------------ */
+/* What a cursor gives the worker                                      */
+
+/* The worker's: read a block's bits, or know it is all zeros. */
+static int bz2_prepare_block(void *ctx, const struct bz2_job *job,
+			 struct bz2_bits *bits, uint64_t *len)
+{
+	struct bz2_fmt *f = ctx;
+	bool zero = false;
+	int ret = bz2_read_bits(f, job->pos, job->to, bits);
+
+	if (ret < 0)
+		return ret;
+	return bz2_memo_get(f, bits, len, &zero) && zero ? 1 : 0;
+}
+
+/* The block after the one at bit pos (past an end of stream), as the
+ * table has it: false when there is none (or not yet). */
+static bool bz2_block_after(struct bz2_fmt *f, uint64_t pos, struct bz2_job *job)
+{
+	const struct bz2_entry *d = NULL;
+	size_t j;
+
+	pthread_mutex_lock(&f->lock);
+	j = bz2_cut_index(f, pos) + 1;
+	if (j + 1 < f->n && f->cuts[j].kind == BZ2_CUT_EOS &&
+	    f->cuts[j].level && f->cuts[j + 1].pos == bz2_eos_next(f->cuts[j].pos))
+		j++;
+	if (j + 1 < f->n && f->cuts[j].kind == BZ2_CUT_BLOCK &&
+	    f->cuts[j + 1].pos - f->cuts[j].pos <= BZ2_BLOCK_BITS_MAX(9)) {
+		d = &f->cuts[j];
+		job->pos = d->pos;
+		job->to = d[1].pos;
+		job->crc = d->crc;
+		job->level = d->level;
+	}
+	pthread_mutex_unlock(&f->lock);
+	return d != NULL;
+}
+
+/* Whether the block is one of zeros the memo knows (read with b). */
+static bool bz2_known_zeros(struct bz2_fmt *f, const struct bz2_job *job,
+			struct bz2_bits *b)
+{
+	uint64_t len;
+	bool zero = false;
+
+	return job->to - job->pos <= MEMO_BYTES * 8 &&
+	       bz2_read_bits(f, job->pos, job->to, b) == 0 &&
+	       bz2_memo_get(f, b, &len, &zero) && zero;
+}
+
+/* Have the worker decode the next block after this one that needs a
+ * decode (the cursor passes remembered zeros itself), from the second
+ * block on: a cursor for a short read never starts it. */
+void bz2_decode_ahead(struct bz2_cursor *c)
+{
+	struct bz2_fmt *f = c->f;
+	struct bz2_bits probe = { 0 };
+	struct bz2_job job = { .pos = c->pos };
+	unsigned k;
+
+	if (++c->blocks < 2 || f->threads < 2)
+		return;
+	if (!c->ahead && !c->tried) {
+		c->tried = true;
+		c->ahead = bz2_ahead_new(bz2_prepare_block, f);
+	}
+	if (!c->ahead || !bz2_ahead_idle(c->ahead))
+		return;
+	for (k = 0; k < AHEAD_SKIP && bz2_block_after(f, job.pos, &job); k++)
+		if (!bz2_known_zeros(f, &job, &probe)) {
+			bz2_ahead_give(c->ahead, &job);
+			break;
+		}
+	bz2_bits_free(&probe);
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * ra-bzip2-ahead.h - a worker thread that decodes the next bzip2 block
+ * bz2-ahead.h - a worker thread that decodes the next bzip2 block
  * while a cursor hands out the current one: one block at a time, into a
  * buffer of bounded size (a block of long runs waits for it to drain).
  *
@@ -11,14 +11,14 @@
  * block's result says (CRC, a false cut, ...) reaches the cursor only
  * after all the output before it.
  */
-#ifndef BMAP_RA_BZIP2_AHEAD_H
-#define BMAP_RA_BZIP2_AHEAD_H
+#ifndef BMAP_CODEC_BZ2_AHEAD_H
+#define BMAP_CODEC_BZ2_AHEAD_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "codec/bz2-scan.h"
+#include "codec/bz2.h"
 
 /* A block: its bits [pos, to) in the file, its CRC, its stream's level. */
 struct bz2_job {
@@ -39,7 +39,8 @@ struct bz2_ahead;
 
 /* What came of a block taken from the worker. */
 struct bz2_ahead_end {
-	int res;		/* a BZ2_ATT_ result, or -errno from prepare */
+	int err;		/* -errno from prepare (the rest unset), or 0 */
+	enum bz2_att att;	/* the decode's result: DONE, RETRY, BAD... */
 	bool zeros;		/* all zeros, not decoded: len of them */
 	uint64_t len;
 	bool zero;		/* decoded, and all its output was zeros */
