@@ -87,7 +87,7 @@ extern const struct codec_seek_ops gzip_seek_ops;
 int bz2_stream_open(struct codec_input *in, unsigned threads,
 		    const struct codec_stream_ops **ops, void **state,
 		    struct bmap_err *err);
-int src_lzop_open(struct codec_input *in, unsigned threads,
+int lzop_stream_open(struct codec_input *in, unsigned threads,
 		  const struct codec_stream_ops **ops, void **state,
 		  struct bmap_err *err);
 /* zstd (zstd.c): libzstd, frame after frame. */
@@ -96,13 +96,13 @@ int zstd_stream_open(struct codec_input *in, unsigned threads,
 		     struct bmap_err *err);
 /* libarchive as the lz4 decompression filter: the decompressed bytes as
  * they are. */
-int src_filter_open(struct codec_input *in, unsigned threads,
+int archive_filter_open(struct codec_input *in, unsigned threads,
 		    const struct codec_stream_ops **ops, void **state,
 		    struct bmap_err *err);
 /* libarchive reading a tar or zip archive out of the bytes an upstream
  * decoder produces, yielding the first regular file in it that is not a
  * .bmap. Takes over the upstream: closing this closes it. */
-int src_container_open(const struct codec_stream_ops *up_ops, void *up_state,
+int archive_container_open(const struct codec_stream_ops *up_ops, void *up_state,
 		       const struct codec_stream_ops **ops, void **state,
 		       struct bmap_err *err);
 
@@ -220,7 +220,7 @@ struct codec_seek_ops {
 int codec_pread(int fd, void *buf, size_t len, uint64_t off,
 		 const char *what, struct bmap_err *err);
 
-/* ra-plain.c: decoding from the start with bmap_source (ra_seq_open
+/* plain.c: decoding from the start with bmap_source (ra_seq_open
  * makes its fmt from the image's path), and a plain image (its fmt is a
  * pointer to the engine's descriptor). */
 extern const struct codec_seek_ops ra_seq_ops;

@@ -90,10 +90,10 @@ static const struct codec codec_zstd = {
 	.stream_open = zstd_stream_open, .seek = &zstd_seek_ops,
 };
 static const struct codec codec_lz4 = {
-	.name = "lz4", .probe = probe_lz4, .stream_open = src_filter_open,
+	.name = "lz4", .probe = probe_lz4, .stream_open = archive_filter_open,
 };
 static const struct codec codec_lzop = {
-	.name = "lzop", .probe = probe_lzop, .stream_open = src_lzop_open,
+	.name = "lzop", .probe = probe_lzop, .stream_open = lzop_stream_open,
 };
 const struct codec codec_zip = { .name = "zip", .probe = probe_zip };
 const struct codec codec_raw = { .name = "raw", .probe = probe_any };

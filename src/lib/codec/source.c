@@ -222,7 +222,7 @@ static int maybe_container(struct bmap_source *s, const struct codec *c,
 	int ret;
 
 	if (c == &codec_zip)
-		return src_container_open(s->ops, s->state, &s->ops,
+		return archive_container_open(s->ops, s->state, &s->ops,
 					  &s->state, err);
 	ret = peek_open(s->ops, s->state, &pk, err);
 	s->ops = NULL;
@@ -235,7 +235,7 @@ static int maybe_container(struct bmap_source *s, const struct codec *c,
 	snprintf(s->format, sizeof(s->format), "%s%s",
 		 c == &codec_raw ? "" : c->name, c == &codec_raw ? "tar" :
 		 " (tar)");
-	return src_container_open(s->ops, s->state, &s->ops, &s->state, err);
+	return archive_container_open(s->ops, s->state, &s->ops, &s->state, err);
 }
 
 static int plain_seekable(struct bmap_source *s, const struct stat *st)

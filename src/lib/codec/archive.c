@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * dec-archive.c - libarchive behind the decoder interface: as the lz4
+ * archive.c - libarchive behind the decoder interface: as the lz4
  * decompression filter (the one format without a decoder of its own
  * here), and as the reader of a tar or zip archive holding the image.
  */
@@ -235,7 +235,7 @@ static const struct codec_stream_ops filter_ops = {
 	.close = arc_close,
 };
 
-int src_filter_open(struct codec_input *in, unsigned threads,
+int archive_filter_open(struct codec_input *in, unsigned threads,
 		    const struct codec_stream_ops **ops, void **state,
 		    struct bmap_err *err)
 {
@@ -332,7 +332,7 @@ static const struct codec_stream_ops container_ops = {
 	.close = arc_close,
 };
 
-int src_container_open(const struct codec_stream_ops *up_ops, void *up_state,
+int archive_container_open(const struct codec_stream_ops *up_ops, void *up_state,
 		       const struct codec_stream_ops **ops, void **state,
 		       struct bmap_err *err)
 {

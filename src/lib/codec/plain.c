@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * ra-plain.c - the engine's two formats without seek points of their
+ * plain.c - the engine's two formats without seek points of their
  * own: the sequential one (anything bmap_source reads, decoded from the
  * start by each cursor) and a plain image (every offset a seek point,
  * read with pread on the engine's descriptor).
