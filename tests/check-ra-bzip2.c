@@ -848,7 +848,7 @@ START_TEST(test_false_cuts_many)
 	struct outcome o;
 	unsigned i;
 
-	bz2_test_false_cuts = 3001;
+	setenv("BMAP_TEST_BZ2_FALSE_CUTS", "3001", 1);
 	agree("pieces.bz2", img, PIECE * NPIECES, 0, "");
 	agree("fm.bz2", fm, FM_SIZE, 0, "");
 	for (i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
@@ -868,7 +868,7 @@ START_TEST(test_false_cuts_many)
 	damage("pieces.bz2", "dmg.bz2", -1, (long long)piece_at[5] + 777,
 	       NULL);
 	agree("dmg.bz2", img, PIECE * NPIECES, -EBADMSG, "corrupt bzip2 data");
-	bz2_test_false_cuts = 0;
+	unsetenv("BMAP_TEST_BZ2_FALSE_CUTS");
 }
 END_TEST
 

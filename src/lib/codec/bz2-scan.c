@@ -25,7 +25,14 @@
 /* Fake magics of the test hook start past the first block's magic. */
 #define FAKE_FIRST 128
 
-unsigned bz2_test_false_cuts;
+/* The test hook (bz2.h): every how many bits a false magic goes, from
+ * the environment (read, never written: no state of the library's). */
+static uint64_t false_cuts_every(void)
+{
+	const char *v = getenv("BMAP_TEST_BZ2_FALSE_CUTS");
+
+	return v ? strtoull(v, NULL, 10) : 0;
+}
 
 static const uint64_t magics[2] = { BZ2_MAGIC_BLOCK, BZ2_MAGIC_EOS };
 
@@ -88,6 +95,7 @@ struct search {
 	bz2_found_fn found;
 	void *ctx;
 	uint64_t fake;		/* the test hook's next false magic, or -1 */
+	uint64_t every;		/* and every how many bits they come */
 };
 
 /* Whether a false magic may go at bit: wholly in the buffer, and no
@@ -113,12 +121,12 @@ static int fakes_before(struct search *q, uint64_t upto)
 	int ret;
 
 	for (; q->fake < upto && q->fake < q->hi;
-	     q->fake += bz2_test_false_cuts) {
+	     q->fake += q->every) {
 		if (!fake_fits(q, q->fake))
 			continue;
 		ret = q->found(q->ctx, BZ2_CUT_BLOCK, q->fake);
 		if (ret) {
-			q->fake += bz2_test_false_cuts;
+			q->fake += q->every;
 			return ret;
 		}
 	}
@@ -156,8 +164,8 @@ static int find_at(struct search *q, size_t i)
 int bz2_find_magics(const unsigned char *p, size_t len, uint64_t base,
 		    uint64_t lo, uint64_t hi, bz2_found_fn found, void *ctx)
 {
-	struct search q = { p, len, lo, hi, found, ctx, UINT64_MAX };
-	uint64_t bm[1024], k = bz2_test_false_cuts, first;
+	uint64_t bm[1024], k = false_cuts_every(), first;
+	struct search q = { p, len, lo, hi, found, ctx, UINT64_MAX, k };
 	size_t i = (size_t)(lo / 16) * 2, end;
 	int ret;
 

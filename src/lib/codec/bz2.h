@@ -236,11 +236,11 @@ int bz2_find_magics(const unsigned char *p, size_t len, uint64_t base,
 		    uint64_t lo, uint64_t hi, bz2_found_fn found, void *ctx);
 
 /*
- * For tests only: when non-zero, the search also reports a false block
- * magic at every multiple of this many bits of the input (past the first
- * block's magic, and away from real magics), as if the magic occurred
- * there by chance. Both modes must still decode the input right.
+ * For tests only: when the environment variable BMAP_TEST_BZ2_FALSE_CUTS
+ * is a number N > 0, the search also reports a false block magic at every
+ * multiple of N bits of the input (past the first block's magic, and away
+ * from real magics), as if the magic occurred there by chance. Both modes
+ * must still decode the input right (only slower).
  */
-extern unsigned bz2_test_false_cuts;
 
 #endif
