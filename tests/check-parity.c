@@ -291,6 +291,15 @@ static void pt_run_init(struct pt_run *r, const char *path, size_t cap)
 	ck_assert_ptr_nonnull(r->buf);
 }
 
+/* The open failed: that is the path's verdict. */
+static void pt_open_failed(struct pt_run *r, int ret,
+			   const struct bmap_err *err)
+{
+	r->ret = ret;
+	r->open_failed = true;
+	snprintf(r->msg, sizeof(r->msg), "%s", err->msg);
+}
+
 /* All of file `path` through bmap_source, up to cap bytes. */
 static void pt_source(const char *path, size_t cap, struct pt_run *r)
 {
@@ -303,9 +312,7 @@ static void pt_source(const char *path, size_t cap, struct pt_run *r)
 	pt_run_init(r, "source", cap);
 	ret = bmap_source_open(&src, path, PT_THREADS, &err);
 	if (ret < 0) {
-		r->ret = ret;
-		r->open_failed = true;
-		snprintf(r->msg, sizeof(r->msg), "%s", err.msg);
+		pt_open_failed(r, ret, &err);
 		return;
 	}
 	for (;;) {
@@ -342,9 +349,7 @@ static void pt_ra(const char *path, size_t cap, struct pt_run *r)
 	pt_run_init(r, "ra", cap);
 	ret = bmap_ra_open(&ra, path, &opts, &err);
 	if (ret < 0) {
-		r->ret = ret;
-		r->open_failed = true;
-		snprintf(r->msg, sizeof(r->msg), "%s", err.msg);
+		pt_open_failed(r, ret, &err);
 		return;
 	}
 	for (;;) {

@@ -445,13 +445,24 @@ static int read_all(struct t *t, uint64_t off, struct bmap_err *err)
 	return (int)n;
 }
 
+/* The byte of file path at offset at, XORed with mask. */
+static void flip_byte(const char *path, uint64_t at, unsigned char mask)
+{
+	unsigned char b;
+	int fd = open(path, O_RDWR);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, &b, 1, (off_t)at), 1);
+	b ^= mask;
+	ck_assert_int_eq(pwrite(fd, &b, 1, (off_t)at), 1);
+	close(fd);
+}
+
 START_TEST(test_broken)
 {
 	struct bmap_err err;
-	unsigned char b;
 	struct t t;
 	char path[256];
-	int fd;
 	uint64_t at;
 
 	/* truncated: an error at the end, from the front or the back */
@@ -468,12 +479,7 @@ START_TEST(test_broken)
 	for (at = 1000; at < 600000; at += 197531) {
 		cu_run_scratch("cp", "one.bz2", "", "flip.bz2");
 		cu_scratch_path(path, sizeof(path), "flip.bz2");
-		fd = open(path, O_RDWR);
-		ck_assert_int_ge(fd, 0);
-		ck_assert_int_eq(pread(fd, &b, 1, (off_t)at), 1);
-		b ^= 0x10;
-		ck_assert_int_eq(pwrite(fd, &b, 1, (off_t)at), 1);
-		close(fd);
+		flip_byte(path, at, 0x10);
 		ck_assert_int_eq(t_open(&t, "flip.bz2", 2), 0);
 		ck_assert_int_lt(read_all(&t, 0, &err), 0);
 		t_close(&t);
@@ -791,21 +797,13 @@ static void damage(const char *src, const char *dst, long long size,
 		   long long flip_at, const char *append)
 {
 	char path[256];
-	unsigned char b;
-	int fd;
 
 	cu_run_scratch("cp", src, "", dst);
 	cu_scratch_path(path, sizeof(path), dst);
 	if (size >= 0)
 		ck_assert_int_eq(truncate(path, (off_t)size), 0);
-	if (flip_at >= 0) {
-		fd = open(path, O_RDWR);
-		ck_assert_int_ge(fd, 0);
-		ck_assert_int_eq(pread(fd, &b, 1, (off_t)flip_at), 1);
-		b ^= 0x44;
-		ck_assert_int_eq(pwrite(fd, &b, 1, (off_t)flip_at), 1);
-		close(fd);
-	}
+	if (flip_at >= 0)
+		flip_byte(path, (uint64_t)flip_at, 0x44);
 	if (append)
 		cu_write_scratch(dst, append, strlen(append), "ab");
 }

@@ -24,25 +24,16 @@
 
 #define GZIP_C_CHUNK (256u * 1024)
 
-enum gzip_cursor_phase {
-	GZIP_C_HEADER,		/* reading a member's header */
-	GZIP_C_BODY,		/* inflating its deflate data */
-	GZIP_C_TRAILER,		/* checking its CRC-32 and ISIZE */
-	GZIP_C_NEXT,		/* after a member: another, padding or end */
-	GZIP_C_PAD,		/* zero bytes up to the end */
-	GZIP_C_END,		/* the end of the image */
-};
-
 struct gzip_cursor {
 	struct gzip_fmt *f;
 	z_stream zs;
 	struct inflate_state *isal;	/* NULL: zlib decodes */
-	enum gzip_cursor_phase phase;
+	enum gzip_phase phase;
 	struct gzip_fail fail;
 	unsigned stalls;	/* decoder calls in a row that moved nothing */
 	struct gzip_in in;	/* the bytes of buf not yet used */
 	uint64_t in_pos;	/* file offset of the byte after buf's */
-	uint64_t hdr_pos;	/* GZIP_C_HEADER: where the header starts */
+	uint64_t hdr_pos;	/* GZIP_P_HEADER: where the header starts */
 	uint64_t out;		/* image offset of the next output byte */
 	uint64_t mstart;	/* image offset of this member's start */
 	uint32_t crc;		/* of this member's output so far */
@@ -155,7 +146,7 @@ static void gzip_cursor_header(struct gzip_cursor *c)
 {
 	c->hdr_pos = c->in_pos - c->in.avail;
 	gzip_hdr_init(&c->hdr, c->hdr_pos == 0);
-	c->phase = GZIP_C_HEADER;
+	c->phase = GZIP_P_HEADER;
 }
 
 /* The header is whole: record its member, then inflate. */
@@ -174,7 +165,7 @@ static int gzip_cursor_member(struct gzip_cursor *c, struct bmap_err *err)
 	c->mstart = c->out;
 	c->crc = 0;
 	c->stalls = 0;
-	c->phase = GZIP_C_BODY;
+	c->phase = GZIP_P_BODY;
 	return 0;
 }
 
@@ -227,14 +218,14 @@ static int gzip_cursor_body(struct gzip_cursor *c, unsigned char *dst,
 		ret = gzip_zlib_step(c, dst, len, done, err);
 	}
 	if (ret == 1)
-		c->phase = GZIP_C_TRAILER;
+		c->phase = GZIP_P_TRAILER;
 	return ret < 0 ? ret : 0;
 }
 
 /* The end of the image: the file's end, or zero padding up to it. */
 static void gzip_cursor_end(struct gzip_cursor *c)
 {
-	c->phase = GZIP_C_END;
+	c->phase = GZIP_P_END;
 	pthread_mutex_lock(&c->f->lock);
 	c->f->end = c->out;
 	pthread_mutex_unlock(&c->f->lock);
@@ -248,18 +239,18 @@ static int gzip_cursor_step(struct gzip_cursor *c, unsigned char *dst,
 
 	*done = 0;
 	switch (c->phase) {
-	case GZIP_C_HEADER:
+	case GZIP_P_HEADER:
 		ret = gzip_hdr_feed(&c->hdr, &c->in, err);
 		return ret == 1 ? gzip_cursor_member(c, err) : ret;
-	case GZIP_C_BODY:
+	case GZIP_P_BODY:
 		return gzip_cursor_body(c, dst, len, done, err);
-	case GZIP_C_TRAILER:
+	case GZIP_P_TRAILER:
 		ret = gzip_trl_feed(&c->trl, &c->in, c->crc,
 				    c->out - c->mstart, err);
 		if (ret == 1)
-			c->phase = GZIP_C_NEXT;
+			c->phase = GZIP_P_NEXT;
 		break;
-	case GZIP_C_NEXT:
+	case GZIP_P_NEXT:
 		switch (gzip_next(&c->in)) {
 		case GZIP_NEXT_MORE:
 			break;
@@ -267,19 +258,19 @@ static int gzip_cursor_step(struct gzip_cursor *c, unsigned char *dst,
 			gzip_cursor_end(c);
 			break;
 		case GZIP_NEXT_PAD:
-			c->phase = GZIP_C_PAD;
+			c->phase = GZIP_P_PAD;
 			break;
 		case GZIP_NEXT_MEMBER:
 			gzip_cursor_header(c);
 			break;
 		}
 		break;
-	case GZIP_C_PAD:
+	case GZIP_P_PAD:
 		ret = gzip_pad_feed(&c->in, err);
 		if (ret == 1)
 			gzip_cursor_end(c);
 		break;
-	case GZIP_C_END:
+	case GZIP_P_END:
 		break;
 	}
 	return ret < 0 ? ret : 0;
@@ -296,7 +287,7 @@ ssize_t gzip_cursor_read(void *cur, void *buf, size_t len,
 		return gzip_fail_again(&c->fail, err);
 	if (len > SSIZE_MAX)
 		len = SSIZE_MAX;
-	while (got < len && c->phase != GZIP_C_END) {
+	while (got < len && c->phase != GZIP_P_END) {
 		ret = gzip_cursor_fill(c, err);
 		if (ret == 0)
 			ret = gzip_cursor_step(c, (unsigned char *)buf + got,
@@ -323,7 +314,7 @@ static int gzip_start_at(struct gzip_cursor *c, const struct gzip_point *p)
 	}
 	c->mstart = p->mstart;
 	c->crc = p->crc;
-	c->phase = GZIP_C_BODY;
+	c->phase = GZIP_P_BODY;
 	if (p->wraw == 0)
 		return 0;
 	if (c->isal)

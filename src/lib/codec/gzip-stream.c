@@ -19,19 +19,10 @@
 /* Raw input is read in chunks of this size. */
 #define GZIP_STREAM_CHUNK (1024 * 1024)
 
-enum gzip_stream_phase {
-	GZIP_S_HEADER,		/* reading a member's header */
-	GZIP_S_BODY,		/* inflating its deflate data */
-	GZIP_S_TRAILER,		/* checking its CRC-32 and ISIZE */
-	GZIP_S_NEXT,		/* after a member: another, padding or end */
-	GZIP_S_PAD,		/* zero bytes up to the end */
-	GZIP_S_END,		/* every member decoded and checked */
-};
-
 struct gzip_stream {
 	struct codec_input *src;
 	struct gzip_in in;	/* the bytes of chunk not yet used */
-	enum gzip_stream_phase phase;
+	enum gzip_phase phase;
 	uint64_t mlen;		/* this member's output so far */
 	uint32_t crc;		/* and its CRC-32 */
 	unsigned stalls;
@@ -66,7 +57,7 @@ static void gzip_stream_body(struct gzip_stream *s)
 	s->mlen = 0;
 	s->crc = 0;
 	s->stalls = 0;
-	s->phase = GZIP_S_BODY;
+	s->phase = GZIP_P_BODY;
 }
 
 /* After a member (or its padding): what comes next. */
@@ -76,14 +67,14 @@ static void gzip_stream_next(struct gzip_stream *s)
 	case GZIP_NEXT_MORE:
 		break;
 	case GZIP_NEXT_END:
-		s->phase = GZIP_S_END;
+		s->phase = GZIP_P_END;
 		break;
 	case GZIP_NEXT_PAD:
-		s->phase = GZIP_S_PAD;
+		s->phase = GZIP_P_PAD;
 		break;
 	case GZIP_NEXT_MEMBER:
 		gzip_hdr_init(&s->hdr, false);
-		s->phase = GZIP_S_HEADER;
+		s->phase = GZIP_P_HEADER;
 		break;
 	}
 }
@@ -96,32 +87,32 @@ static int gzip_stream_step(struct gzip_stream *s, unsigned char *out,
 
 	*done = 0;
 	switch (s->phase) {
-	case GZIP_S_HEADER:
+	case GZIP_P_HEADER:
 		ret = gzip_hdr_feed(&s->hdr, &s->in, err);
 		if (ret == 1)
 			gzip_stream_body(s);
 		break;
-	case GZIP_S_BODY:
+	case GZIP_P_BODY:
 		ret = gzip_isal_step(&s->inf, &s->in, out, len, done, &s->crc,
 				     &s->trl, &s->stalls, err);
 		s->mlen += *done;
 		if (ret == 1)
-			s->phase = GZIP_S_TRAILER;
+			s->phase = GZIP_P_TRAILER;
 		break;
-	case GZIP_S_TRAILER:
+	case GZIP_P_TRAILER:
 		ret = gzip_trl_feed(&s->trl, &s->in, s->crc, s->mlen, err);
 		if (ret == 1)
-			s->phase = GZIP_S_NEXT;
+			s->phase = GZIP_P_NEXT;
 		break;
-	case GZIP_S_NEXT:
+	case GZIP_P_NEXT:
 		gzip_stream_next(s);
 		break;
-	case GZIP_S_PAD:
+	case GZIP_P_PAD:
 		ret = gzip_pad_feed(&s->in, err);
 		if (ret == 1)
-			s->phase = GZIP_S_END;
+			s->phase = GZIP_P_END;
 		break;
-	case GZIP_S_END:
+	case GZIP_P_END:
 		break;
 	}
 	return ret < 0 ? ret : 0;
@@ -136,7 +127,7 @@ static ssize_t gzip_stream_read(void *state, void *buf, size_t len,
 
 	if (s->fail.code)
 		return gzip_fail_again(&s->fail, err);
-	while (got < len && s->phase != GZIP_S_END) {
+	while (got < len && s->phase != GZIP_P_END) {
 		ret = gzip_stream_fill(s, err);
 		if (ret == 0)
 			ret = gzip_stream_step(s, (unsigned char *)buf + got,
@@ -171,7 +162,7 @@ int gzip_stream_open(struct codec_input *in, unsigned threads,
 		return bmap_seterr(err, ENOMEM, "out of memory");
 	memset(s, 0, offsetof(struct gzip_stream, chunk));
 	s->src = in;
-	s->phase = GZIP_S_HEADER;
+	s->phase = GZIP_P_HEADER;
 	gzip_hdr_init(&s->hdr, true);
 	isal_inflate_init(&s->inf);
 	*ops = &gzip_stream_ops;

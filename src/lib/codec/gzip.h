@@ -84,6 +84,16 @@ int gzip_trl_feed(struct gzip_trl *t, struct gzip_in *in, uint32_t crc,
 		  uint64_t len, struct bmap_err *err);
 
 /* What follows a member. */
+/* Where a decoder is in the stream of members (both modes). */
+enum gzip_phase {
+	GZIP_P_HEADER,		/* reading a member's header */
+	GZIP_P_BODY,		/* inflating its deflate data */
+	GZIP_P_TRAILER,		/* checking its CRC-32 and ISIZE */
+	GZIP_P_NEXT,		/* after a member: another, padding or end */
+	GZIP_P_PAD,		/* zero bytes up to the end */
+	GZIP_P_END,		/* every member decoded and checked */
+};
+
 enum gzip_next {
 	GZIP_NEXT_MORE,		/* no bytes at hand yet: feed more */
 	GZIP_NEXT_END,		/* the end of the file */
